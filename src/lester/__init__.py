@@ -1,0 +1,44 @@
+"""Lester: declarative ML pipelines with row, column and matrix column provenance.
+
+Examples
+--------
+>>> import lester as lt, pandas as pd
+>>> frame = lt.from_pandas(pd.DataFrame({"a": [1, 2]}), name="s").filter("a > 1")
+>>> frame.provenance_of(0)
+'s[1]'
+"""
+
+from lester.errors import LesterError
+from lester.frame import (
+    GroupedFrame,
+    Plan,
+    TrackedFrame,
+    from_pandas,
+    join,
+    read_csv,
+    read_parquet,
+    union,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GroupedFrame",
+    "LesterError",
+    "Plan",
+    "TrackedFrame",
+    "from_pandas",
+    "join",
+    "read_csv",
+    "read_parquet",
+    "union",
+]
+
+
+def __getattr__(name: str):
+    # Feature provenance needs scikit-learn, an optional dependency: import it on first use.
+    if name in {"matrix_column_provenance", "MatrixColumnProvenance"}:
+        from lester import features
+
+        return getattr(features, name)
+    raise AttributeError(f"module 'lester' has no attribute {name!r}")

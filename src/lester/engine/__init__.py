@@ -1,0 +1,1 @@
+"""Engines execute logical plans; the pandas engine is the default."""
