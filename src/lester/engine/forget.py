@@ -31,7 +31,17 @@ import pandas as pd
 
 from lester.engine import pandas_engine
 from lester.engine.relation import Relation, concat_relations
-from lester.frame.plan import Distinct, Explode, Filter, GroupBy, Join, Project, Rename, Select, Union
+from lester.frame.plan import (
+    Distinct,
+    Explode,
+    Filter,
+    GroupBy,
+    Join,
+    Project,
+    Rename,
+    Select,
+    Union,
+)
 from lester.provenance import Provenance
 
 if TYPE_CHECKING:
@@ -54,7 +64,9 @@ class Delta:
 
     def apply(self, old: Relation) -> Relation:
         """The new relation: kept rows first, then the inserted ones."""
-        kept = Relation(old.data[self.keep].reset_index(drop=True), self.kept_provenance, old.sources)
+        kept = Relation(
+            old.data[self.keep].reset_index(drop=True), self.kept_provenance, old.sources
+        )
         if self.inserted is None or self.inserted.n_rows == 0:
             return kept
         return concat_relations([kept, self.inserted], list(old.data.columns))
@@ -132,7 +144,7 @@ def _new_positions(keep: np.ndarray) -> np.ndarray:
 
 
 def _row_wise(node, relation: Relation, inputs, children) -> Delta:
-    (child,), (old_child,) = children, inputs
+    (child,) = children
     parent = relation.lineage.parent
     if parent is None:
         keep, kept_provenance = child.keep.copy(), child.kept_provenance
@@ -153,14 +165,17 @@ def _join(node: Join, relation: Relation, inputs, children) -> Delta:
     (left, right), (old_left, old_right) = children, inputs
     left_rows, right_rows = relation.lineage.left_rows, relation.lineage.right_rows
     matched = right_rows >= 0
-    keep = left.keep[left_rows] & np.where(matched, right.keep[np.maximum(right_rows, 0)], True)
+    keep = left.keep[left_rows]
+    keep[matched] &= right.keep[right_rows[matched]]
     parts: list[Relation] = []
     left_kept = _kept(old_left, left)
     if _has_rows(right.inserted):
         gained_left, gained_right = pandas_engine.join_pairs(
             _inner(node), left_kept.data, right.inserted.data
         )
-        parts.append(pandas_engine.assemble_join(node, left_kept, right.inserted, gained_left, gained_right))
+        parts.append(
+            pandas_engine.assemble_join(node, left_kept, right.inserted, gained_left, gained_right)
+        )
         gained = np.zeros(left_kept.n_rows, dtype=bool)
         gained[gained_left] = True
         old_gained = np.zeros(len(left.keep), dtype=bool)
@@ -169,7 +184,9 @@ def _join(node: Join, relation: Relation, inputs, children) -> Delta:
     else:
         old_gained = np.zeros(len(left.keep), dtype=bool)
     left_new, right_new = _new_positions(left.keep), _new_positions(right.keep)
-    kept_right = np.where(matched[keep], right_new[np.maximum(right_rows[keep], 0)], -1)
+    kept_right = np.full(int(keep.sum()), -1, dtype=np.int64)
+    kept_matched = matched[keep]
+    kept_right[kept_matched] = right_new[right_rows[keep][kept_matched]]
     kept_provenance = Provenance.product(
         left.kept_provenance, left_new[left_rows[keep]], right.kept_provenance, kept_right
     )
@@ -182,7 +199,9 @@ def _join(node: Join, relation: Relation, inputs, children) -> Delta:
         if len(orphans):
             no_partner = np.full(len(orphans), -1, dtype=np.int64)
             parts.append(
-                pandas_engine.assemble_join(node, left_kept, old_right, left_new[orphans], no_partner)
+                pandas_engine.assemble_join(
+                    node, left_kept, old_right, left_new[orphans], no_partner
+                )
             )
     inserted = concat_relations(parts, list(node.columns)) if parts else None
     return Delta(keep, kept_provenance, inserted)
@@ -191,7 +210,9 @@ def _join(node: Join, relation: Relation, inputs, children) -> Delta:
 def _inner(node: Join) -> Join:
     if node.how == "inner":
         return node
-    return Join(node.children[0], node.children[1], node.left_on, node.right_on, "inner", node.suffixes)
+    return Join(
+        node.children[0], node.children[1], node.left_on, node.right_on, "inner", node.suffixes
+    )
 
 
 def _orphaned_left_rows(left_keep, left_rows, matched, keep, gained) -> np.ndarray:

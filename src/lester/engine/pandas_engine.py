@@ -41,7 +41,9 @@ from lester.frame.rows import DeclaredRow
 from lester.provenance import Provenance, SourceInfo
 
 
-def read_source(node: Source, data: pd.DataFrame, row_numbers: np.ndarray | None = None) -> Relation:
+def read_source(
+    node: Source, data: pd.DataFrame, row_numbers: np.ndarray | None = None
+) -> Relation:
     """The relation of a source whose rows are ``data`` (tuple ids are row positions).
 
     Examples
@@ -149,7 +151,9 @@ def _call_per_row(func: Callable[..., Any], data: pd.DataFrame, columns: Sequenc
     if not names:
         return [func(DeclaredRow()) for _ in range(len(data))]
     column_values = [data[name].tolist() for name in names]
-    return [func(DeclaredRow(zip(names, row, strict=True))) for row in zip(*column_values)]
+    return [
+        func(DeclaredRow(zip(names, row, strict=True))) for row in zip(*column_values, strict=True)
+    ]
 
 
 def _select(node: Select, child: Relation) -> Relation:
@@ -174,7 +178,9 @@ def _take(child: Relation, rows: np.ndarray, keep_parent: bool) -> Relation:
 
 
 # ---------------------------------------------------------------------------- join
-def join_pairs(node: Join, left: pd.DataFrame, right: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def join_pairs(
+    node: Join, left: pd.DataFrame, right: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
     """Positions of matching (left, right) rows; for a left join, unmatched left rows pair
     with ``-1``. Null keys match nothing."""
     left_keys = _key_frame(left, node.left_on, "__left")
@@ -182,6 +188,11 @@ def join_pairs(node: Join, left: pd.DataFrame, right: pd.DataFrame) -> tuple[np.
     names = [f"k{i}" for i in range(len(node.left_on))]
     if node.how == "inner":
         left_keys = left_keys.dropna()
+    if len(left_keys) == 0 or len(right_keys) == 0:
+        # Nothing can match; pandas would still reject key dtypes of an empty column.
+        left_rows = left_keys["__left"].to_numpy(dtype=np.int64) if node.how == "left" else []
+        left_rows = np.asarray(left_rows, dtype=np.int64)
+        return left_rows, np.full(len(left_rows), -1, dtype=np.int64)
     try:
         pairs = left_keys.merge(right_keys, on=names, how=node.how, sort=False)
     except (ValueError, TypeError) as error:

@@ -59,7 +59,9 @@ def analyse_filter(expression: str) -> FilterAnalysis:
     lester.errors.InvalidExpressionError: invalid filter expression 'age >=': ...
     """
     if not isinstance(expression, str) or not expression.strip():
-        raise InvalidExpressionError(f"a filter expression must be a non-empty string, got {expression!r}")
+        raise InvalidExpressionError(
+            f"a filter expression must be a non-empty string, got {expression!r}"
+        )
     quoted: dict[str, str] = {}
 
     def quote(match: re.Match[str]) -> str:

@@ -7,7 +7,8 @@ Examples
 >>> customers = lt.from_pandas(
 ...     pd.DataFrame({"id": [1, 2], "email": ["a@x", "b@x"], "level": ["premium", "basic"]}),
 ...     name="customers", primary_key="id")
->>> mails = lt.from_pandas(pd.DataFrame({"email": ["a@x", "a@x", "c@x"], "subject": ["hi", "yo", "no"]}),
+>>> mails = lt.from_pandas(
+...     pd.DataFrame({"email": ["a@x", "a@x", "c@x"], "subject": ["hi", "yo", "no"]}),
 ...     name="mails")
 >>> premium = customers.project(target_column="is_premium", source_columns=["level"],
 ...                             func=lambda row: row["level"] == "premium")
@@ -137,7 +138,8 @@ class TrackedFrame:
             return self._relation.sources[source]
         except KeyError:
             raise UnknownSourceError(
-                f"unknown source {source!r}; this frame's sources are {describe_names(self.sources)}"
+                f"unknown source {source!r}; this frame's sources are "
+                f"{describe_names(self.sources)}"
             ) from None
 
     def to_pandas(self) -> pd.DataFrame:
@@ -315,7 +317,9 @@ class TrackedFrame:
         suffixes: tuple[str, str] = ("_x", "_y"),
     ) -> TrackedFrame:
         """Equi-join with ``other`` (``how`` is ``"inner"`` or ``"left"``); see :func:`join`."""
-        return join(self, other, left_on=left_on, right_on=right_on, how=how, on=on, suffixes=suffixes)
+        return join(
+            self, other, left_on=left_on, right_on=right_on, how=how, on=on, suffixes=suffixes
+        )
 
     def __getitem__(self, columns: Sequence[str]) -> TrackedFrame:
         """``frame[["a", "b"]]``: keep these columns.
@@ -419,9 +423,7 @@ def _source_frame(node: Source, data: pd.DataFrame) -> TrackedFrame:
     return TrackedFrame(node, relation)
 
 
-def from_pandas(
-    data: pd.DataFrame, name: str, primary_key: str | None = None
-) -> TrackedFrame:
+def from_pandas(data: pd.DataFrame, name: str, primary_key: str | None = None) -> TrackedFrame:
     """A source from an in-memory pandas DataFrame (its index is ignored).
 
     Examples
@@ -464,7 +466,9 @@ def read_csv(
     _check_csv_schema(path, data, options)
     source_name = name or path.stem
     _check_name(source_name)
-    node = Source(source_name, [str(c) for c in data.columns], primary_key, str(path), "csv", options)
+    node = Source(
+        source_name, [str(c) for c in data.columns], primary_key, str(path), "csv", options
+    )
     return _source_frame(node, data)
 
 
@@ -517,7 +521,9 @@ def _check_csv_schema(path: Path, data: pd.DataFrame, options: Mapping[str, Any]
         raise SchemaError(
             f"{path} has more fields per line than the {len(names)} names {describe_names(names)}"
         )
-    peek_options = {k: options[k] for k in ("sep", "delimiter", "quotechar", "encoding") if k in options}
+    peek_options = {
+        k: options[k] for k in ("sep", "delimiter", "quotechar", "encoding") if k in options
+    }
     skip = 1 if options.get("header") == 0 else 0
     first = pd.read_csv(path, header=None, nrows=5, skiprows=skip, **peek_options)
     if first.shape[1] < len(names):
@@ -560,7 +566,9 @@ def join(
     """
     for frame, side in ((left, "left"), (right, "right")):
         if not isinstance(frame, TrackedFrame):
-            raise SchemaError(f"join expects tracked frames, the {side} side is {type(frame).__name__}")
+            raise SchemaError(
+                f"join expects tracked frames, the {side} side is {type(frame).__name__}"
+            )
     if on is not None:
         left_on = right_on = on
     left_keys, right_keys = _as_keys(left_on), _as_keys(right_on)
@@ -588,9 +596,7 @@ def union(frames: Sequence[TrackedFrame]) -> TrackedFrame:
     return frames[0]._derive(node, frames)
 
 
-def execute_plan(
-    root: PlanNode, sources: Mapping[str, pd.DataFrame] | None = None
-) -> TrackedFrame:
+def execute_plan(root: PlanNode, sources: Mapping[str, pd.DataFrame] | None = None) -> TrackedFrame:
     """Re-execute a plan from its sources; ``sources`` replaces the data of named sources.
 
     Examples
@@ -605,7 +611,8 @@ def execute_plan(
     if unknown:
         known = sorted(node.name for node in root.sources())
         raise UnknownSourceError(
-            f"unknown sources {describe_names(sorted(unknown))}; the plan reads {describe_names(known)}"
+            f"unknown sources {describe_names(sorted(unknown))}; the plan reads "
+            f"{describe_names(known)}"
         )
     done: dict[int, TrackedFrame] = {}
 

@@ -291,7 +291,9 @@ class Join(PlanNode):
         self._inherit(left, right)
         self.left_on, self.right_on, self.how = tuple(left_on), tuple(right_on), how
         self.suffixes = suffixes
-        self.layout = _join_layout(left.columns, right.columns, self.left_on, self.right_on, suffixes)
+        self.layout = _join_layout(
+            left.columns, right.columns, self.left_on, self.right_on, suffixes
+        )
         self.columns = tuple(self.layout.left.values()) + tuple(self.layout.right.values())
         if len(set(self.columns)) != len(self.columns):
             raise SchemaError(f"join produces duplicate columns: {describe_names(self.columns)}")

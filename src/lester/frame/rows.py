@@ -14,7 +14,7 @@ Examples
 >>> row["country"]
 Traceback (most recent call last):
 ...
-lester.errors.UndeclaredColumnError: the row function read column 'country', which is not among its declared source_columns ['level']
+lester.errors.UndeclaredColumnError: the row function read column 'country', which is ...
 """
 
 from __future__ import annotations
@@ -40,5 +40,5 @@ class DeclaredRow(dict):
             raise AttributeError(column)
         return self[column]
 
-    def get(self, column: str, default: Any = None) -> Any:  # noqa: D102 - same as dict.get
+    def get(self, column: str, default: Any = None) -> Any:
         return self[column] if column in self else self.__missing__(column)

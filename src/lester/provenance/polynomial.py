@@ -318,9 +318,12 @@ class Provenance:
         >>> p.normalised().is_monomial
         True
         """
-        if self.owner is not None and self.n_monomials == self.n_rows:
-            if np.array_equal(self.owner, np.arange(self.n_rows)):
-                return Provenance(self.slots, self.keys, None, self.n_rows)
+        if (
+            self.owner is not None
+            and self.n_monomials == self.n_rows
+            and np.array_equal(self.owner, np.arange(self.n_rows))
+        ):
+            return Provenance(self.slots, self.keys, None, self.n_rows)
         return self
 
     # ----------------------------------------------------------------- rendering
@@ -372,7 +375,9 @@ class Provenance:
         >>> Provenance.of_source("c", 2).canonical({"c": ["a", "b"]})
         [((('c', 'a'),),), ((('c', 'b'),),)]
         """
-        label_arrays = {source: np.asarray(values, dtype=object) for source, values in labels.items()}
+        label_arrays = {
+            source: np.asarray(values, dtype=object) for source, values in labels.items()
+        }
         columns = []
         for j, slot in enumerate(self.slots):
             ids = self.keys[:, j]
@@ -382,9 +387,7 @@ class Provenance:
             columns.append((slot.source, present, values))
         monomials = []
         for m in range(self.n_monomials):
-            variables = [
-                (source, values[m]) for source, present, values in columns if present[m]
-            ]
+            variables = [(source, values[m]) for source, present, values in columns if present[m]]
             monomials.append(tuple(sorted(variables, key=repr)))
         starts = self.row_starts()
         return [
