@@ -63,6 +63,7 @@ KINDS = (
     "left_join",
     "self_join",
     "union",
+    "split",
 )
 
 
@@ -123,6 +124,9 @@ def apply_random_operator(
     if kind == "union" and numeric:
         column = draw(st.sampled_from(numeric))
         return lt.union([frame, frame.filter(f"`{column}` > 0")])
+    if kind == "split":
+        train, test = frame.split(test_size=0.5, seed=draw(st.integers(0, 3)))
+        return draw(st.sampled_from([train, test]))
     return frame
 
 

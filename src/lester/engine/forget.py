@@ -40,6 +40,7 @@ from lester.frame.plan import (
     Project,
     Rename,
     Select,
+    Split,
     Union,
 )
 from lester.provenance import Provenance
@@ -305,6 +306,7 @@ _RULES = {
     Select: _row_wise,
     Rename: _row_wise,
     Explode: _row_wise,
+    Split: _row_wise,
     Join: _join,
     Union: _union,
     Distinct: _distinct,

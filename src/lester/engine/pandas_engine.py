@@ -23,7 +23,13 @@ import numpy as np
 import pandas as pd
 
 from lester.engine.relation import Lineage, Relation, concat_relations, merge_sources
-from lester.errors import InvalidExpressionError, LesterError, SchemaError
+from lester.errors import (
+    InvalidExpressionError,
+    LesterError,
+    SchemaError,
+    UndeclaredColumnError,
+    describe_names,
+)
 from lester.frame.plan import (
     Distinct,
     Explode,
@@ -35,10 +41,12 @@ from lester.frame.plan import (
     Rename,
     Select,
     Source,
+    Split,
     Union,
 )
 from lester.frame.rows import DeclaredRow
 from lester.provenance import Provenance, SourceInfo
+from lester.provenance.hashing import row_hashes, unit_interval
 
 
 def read_source(
@@ -94,7 +102,7 @@ def evaluate_predicate(node: Filter, data: pd.DataFrame) -> np.ndarray:
                 f"filter {node.predicate!r} failed on the data: {type(error).__name__}: {error}"
             ) from error
     elif node.vectorized:
-        result = node.predicate(data[list(node.used_columns)])
+        result = call_vectorized(node.predicate, data, node.used_columns, node.describe())
     else:
         result = _call_per_row(node.predicate, data, node.used_columns)
     mask = np.asarray(result)
@@ -119,31 +127,32 @@ def _project(node: Project, child: Relation) -> Relation:
 def compute_projection(node: Project, data: pd.DataFrame) -> Any:
     """The values of a project node's target column for the rows of ``data``."""
     if node.vectorized:
-        declared = data[list(node.source_columns)]
-        try:
-            values = node.func(declared)
-        except KeyError as error:
-            _raise_if_undeclared(error, node, data)
-            raise
+        what = f"project {node.target_column!r}"
+        values = call_vectorized(node.func, data, node.source_columns, what)
         if np.ndim(values) == 0 or len(values) != len(data):
             raise SchemaError(
-                f"vectorized project {node.target_column!r} must return one value per row "
-                f"({len(data)}), got {type(values).__name__}"
+                f"vectorized {what} must return one value per row ({len(data)}), "
+                f"got {type(values).__name__}"
             )
         return values.to_numpy() if isinstance(values, pd.Series) else values
     values = _call_per_row(node.func, data, node.source_columns)
     return pd.Series(values, dtype=object if not values else None, index=data.index)
 
 
-def _raise_if_undeclared(error: KeyError, node: Project, data: pd.DataFrame) -> None:
-    from lester.errors import UndeclaredColumnError, describe_names
-
-    column = error.args[0] if error.args else None
-    if column in data.columns and column not in node.source_columns:
-        raise UndeclaredColumnError(
-            f"the function of project {node.target_column!r} read column {column!r}, which is "
-            f"not among its declared source_columns {describe_names(node.source_columns)}"
-        ) from None
+def call_vectorized(
+    func: Callable[..., Any], data: pd.DataFrame, declared: Sequence[str], what: str
+) -> Any:
+    """Call a vectorized function on a DataFrame of only its declared columns."""
+    try:
+        return func(data[list(declared)])
+    except KeyError as error:
+        column = error.args[0] if error.args else None
+        if isinstance(column, str) and column not in declared:
+            raise UndeclaredColumnError(
+                f"the function of {what} read column {column!r}, which is not among its "
+                f"declared source_columns {describe_names(declared)}"
+            ) from None
+        raise
 
 
 def _call_per_row(func: Callable[..., Any], data: pd.DataFrame, columns: Sequence[str]) -> list:
@@ -154,6 +163,16 @@ def _call_per_row(func: Callable[..., Any], data: pd.DataFrame, columns: Sequenc
     return [
         func(DeclaredRow(zip(names, row, strict=True))) for row in zip(*column_values, strict=True)
     ]
+
+
+def split_mask(node: Split, child: Relation) -> np.ndarray:
+    """Which rows of ``child`` belong to the node's side of the split."""
+    in_test = unit_interval(row_hashes(child.provenance, child.sources), node.seed) < node.test_size
+    return in_test if node.part == "test" else ~in_test
+
+
+def _split(node: Split, child: Relation) -> Relation:
+    return _take(child, np.flatnonzero(split_mask(node, child)), keep_parent=True)
 
 
 def _select(node: Select, child: Relation) -> Relation:
@@ -302,6 +321,7 @@ _OPERATORS: dict[type, Callable[..., Relation]] = {
     Select: _select,
     Rename: _rename,
     Explode: _explode,
+    Split: _split,
     Join: _join,
     Union: _union,
     Distinct: _distinct,

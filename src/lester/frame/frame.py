@@ -51,6 +51,7 @@ from lester.frame.plan import (
     Rename,
     Select,
     Source,
+    Split,
     Union,
 )
 
@@ -391,6 +392,22 @@ class TrackedFrame:
         """
         return GroupedFrame(self, [keys] if isinstance(keys, str) else list(keys))
 
+    def split(self, test_size: float = 0.2, seed: int = 42) -> tuple[TrackedFrame, TrackedFrame]:
+        """A seeded train/test split that keeps row provenance aligned: each row's side is
+        decided by a hash of its polynomial, so it is stable across re-runs.
+
+        Examples
+        --------
+        >>> import lester as lt, pandas as pd
+        >>> s = lt.from_pandas(pd.DataFrame({"id": range(100)}), name="s", primary_key="id")
+        >>> train, test = s.split(test_size=0.2, seed=1)
+        >>> len(train) + len(test), set(train.source_keys("s")) & set(test.source_keys("s"))
+        (100, set())
+        """
+        train = self._derive(Split(self._node, "train", test_size, seed), [self])
+        test = self._derive(Split(self._node, "test", test_size, seed), [self])
+        return train, test
+
     def __repr__(self) -> str:
         rows, columns = self.shape
         preview = self._relation.data.head(5).to_string() if rows else "(no rows)"
@@ -526,7 +543,7 @@ def _check_csv_schema(path: Path, data: pd.DataFrame, options: Mapping[str, Any]
     }
     skip = 1 if options.get("header") == 0 else 0
     first = pd.read_csv(path, header=None, nrows=5, skiprows=skip, **peek_options)
-    if first.shape[1] < len(names):
+    if first.shape[1] != len(names):
         raise SchemaError(
             f"{path} has {first.shape[1]} fields per line, but names lists {len(names)}: "
             f"{describe_names(names)}"

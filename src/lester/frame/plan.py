@@ -338,6 +338,30 @@ def _join_column_provenance(node: Join, left: PlanNode, right: PlanNode) -> Colu
     return provenance
 
 
+class Split(PlanNode):
+    """One side of a seeded train/test split, decided per row by a hash of its provenance.
+
+    A row's side depends only on its own source tuples and the seed, so re-running on
+    cleaned sources, or inserting rows by delta execution, puts every row on the same side.
+    """
+
+    label = "Split"
+    PARTS = ("train", "test")
+
+    def __init__(self, child: PlanNode, part: str, test_size: float, seed: int) -> None:
+        if part not in self.PARTS:
+            raise SchemaError(f"split part {part!r} is not one of {self.PARTS}")
+        if not 0.0 < test_size < 1.0:
+            raise SchemaError(f"test_size must be between 0 and 1 (exclusive), got {test_size}")
+        self._inherit(child)
+        self.part, self.test_size, self.seed = part, float(test_size), int(seed)
+        self.columns = child.columns
+        self.column_provenance = dict(child.column_provenance)
+
+    def describe(self) -> str:
+        return f"Split[{self.part}: test_size={self.test_size}, seed={self.seed}]"
+
+
 class Union(PlanNode):
     """Bag union of inputs with the same columns (ordered like the first input)."""
 
