@@ -9,6 +9,7 @@ Examples
 """
 
 from lester.errors import LesterError
+from lester.pipeline import Pipeline, load_pipeline
 from lester.frame import (
     GroupedFrame,
     Plan,
@@ -25,10 +26,12 @@ __version__ = "0.1.0"
 __all__ = [
     "GroupedFrame",
     "LesterError",
+    "Pipeline",
     "Plan",
     "TrackedFrame",
     "from_pandas",
     "join",
+    "load_pipeline",
     "read_csv",
     "read_parquet",
     "union",
@@ -41,4 +44,12 @@ def __getattr__(name: str):
         from lester import features
 
         return getattr(features, name)
+    if name in {"run", "RunResult"}:
+        from lester import runner
+
+        return getattr(runner, name)
+    if name == "Store":
+        from lester.store import Store
+
+        return Store
     raise AttributeError(f"module 'lester' has no attribute {name!r}")

@@ -1,0 +1,5 @@
+"""``python -m lester`` runs the command line."""
+
+from lester.cli import main
+
+main()
