@@ -9,7 +9,6 @@ Examples
 """
 
 from lester.errors import LesterError
-from lester.pipeline import Pipeline, load_pipeline
 from lester.frame import (
     GroupedFrame,
     Plan,
@@ -20,6 +19,7 @@ from lester.frame import (
     read_parquet,
     union,
 )
+from lester.pipeline import Pipeline, load_pipeline
 
 __version__ = "0.1.0"
 
