@@ -1,0 +1,31 @@
+"""The ``lester`` command line.
+
+Every command exits non-zero on bad input with a message naming what is wrong, and changes
+nothing on disk in that case.
+
+Examples
+--------
+>>> from click.testing import CliRunner
+>>> CliRunner().invoke(main, ["--help"]).exit_code
+0
+"""
+
+from __future__ import annotations
+
+import click
+
+from lester.cli.datagen_cmd import datagen
+from lester.cli.runs_cmd import run_command, runs_command, show_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lester")
+def main() -> None:
+    """Lester: declarative ML pipelines with provenance, and fast maintenance of their
+    artifacts when inputs must be deleted or corrected."""
+
+
+main.add_command(datagen)
+main.add_command(run_command)
+main.add_command(runs_command)
+main.add_command(show_command)

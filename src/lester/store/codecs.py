@@ -1,0 +1,380 @@
+"""How artifact contents become bytes and back.
+
+Chunked kinds (dense matrices as ``.npy``, sparse matrices as ``.npz``, tables as Parquet)
+share one small interface, :class:`ChunkCodec`, so that splitting, row replacement, row
+deletion and concatenation are written once in the writer. Whole-file kinds (JSON, raw
+bytes, skops, safetensors) are plain encode/decode function pairs.
+
+Examples
+--------
+>>> import numpy as np
+>>> codec = DENSE
+>>> chunks = list(codec.split(np.arange(5, dtype=np.float32), 2))
+>>> [codec.n_rows(chunk) for chunk in chunks]
+[2, 2, 1]
+>>> codec.decode(codec.encode(chunks[0])).tolist()
+[0.0, 1.0]
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import scipy.sparse as sparse
+
+from lester.errors import describe_names
+from lester.store.errors import StoreError, UntrustedTypeError
+
+TRUSTED_PACKAGES = ("sklearn", "numpy", "scipy", "lester")
+
+
+class ChunkCodec:
+    """Operations on the chunks of one chunked kind (subclasses fill them in).
+
+    Examples
+    --------
+    >>> DENSE.ext, SPARSE.ext, TABLE.ext
+    ('npy', 'npz', 'parquet')
+    """
+
+    ext = ""
+
+    def prepare(self, data: Any) -> tuple[Any, dict[str, Any]]:
+        """Normalise a whole artifact and describe it (attrs stored in the manifest)."""
+        raise NotImplementedError
+
+    def split(self, data: Any, chunk_rows: int) -> Iterator[Any]:
+        """Cut prepared data into chunks of ``chunk_rows`` rows (at least one chunk)."""
+        n_rows = self.n_rows(data)
+        for start in range(0, n_rows, chunk_rows) if n_rows else [0]:
+            yield self.slice(data, start, min(start + chunk_rows, n_rows))
+
+    def slice(self, data: Any, start: int, stop: int) -> Any:
+        """Rows ``start`` to ``stop`` of ``data`` (a view where the type allows)."""
+        return data[start:stop]
+
+    def n_rows(self, chunk: Any) -> int:
+        """Rows of a chunk."""
+        return int(chunk.shape[0])
+
+    def take(self, chunk: Any, rows: np.ndarray) -> Any:
+        """The chunk's rows at ``rows`` (positions inside the chunk), in that order."""
+        return chunk[rows]
+
+    def concat(self, chunks: Sequence[Any], attrs: dict[str, Any]) -> Any:
+        """One artifact from its chunks."""
+        raise NotImplementedError
+
+    def like(self, chunk: Any, values: Any) -> Any:
+        """User-given rows converted to the type, dtype and width of ``chunk``."""
+        raise NotImplementedError
+
+    def replace(self, chunk: Any, rows: np.ndarray, values: Any) -> Any:
+        """A copy of ``chunk`` whose rows at ``rows`` are the rows of ``values``."""
+        order = np.arange(self.n_rows(chunk))
+        order[rows] = self.n_rows(chunk) + np.arange(len(rows))
+        return self.take(self.concat([chunk, self.like(chunk, values)], {}), order)
+
+    def encode(self, chunk: Any) -> bytes:
+        """The bytes of one chunk file."""
+        raise NotImplementedError
+
+    def decode(self, data: bytes) -> Any:
+        """A chunk from the bytes of its file."""
+        raise NotImplementedError
+
+    def load(self, path: Path, mmap: bool) -> Any:
+        """A chunk straight from its (already verified) file."""
+        return self.decode(path.read_bytes())
+
+
+class DenseCodec(ChunkCodec):
+    """Dense numpy arrays, chunked along axis 0, one ``.npy`` per chunk (memory-mappable).
+
+    Examples
+    --------
+    >>> data, attrs = DENSE.prepare(np.zeros((3, 2), dtype=np.float32))
+    >>> attrs
+    {'format': 'dense', 'dtype': '<f4', 'shape': [3, 2]}
+    """
+
+    ext = "npy"
+
+    def prepare(self, data: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        array = np.asarray(data)
+        if array.dtype.hasobject or array.ndim == 0:
+            raise StoreError(
+                f"cannot store an array of dtype {array.dtype} and shape {array.shape}: "
+                "give a numeric (or fixed-width string) array with at least one dimension"
+            )
+        return array, {"format": "dense", "dtype": array.dtype.str, "shape": list(array.shape)}
+
+    def concat(self, chunks: Sequence[np.ndarray], attrs: dict[str, Any]) -> np.ndarray:
+        if not chunks:
+            return np.empty([0, *attrs["shape"][1:]], dtype=np.dtype(attrs["dtype"]))
+        return np.concatenate(chunks, axis=0)
+
+    def replace(self, chunk: np.ndarray, rows: np.ndarray, values: Any) -> np.ndarray:
+        result = np.array(chunk)
+        result[rows] = self.like(chunk, values)
+        return result
+
+    def like(self, chunk: np.ndarray, values: Any) -> np.ndarray:
+        array = np.asarray(values)
+        if array.shape[1:] != chunk.shape[1:]:
+            raise StoreError(
+                f"rows of shape {array.shape[1:]} do not fit a matrix with rows of shape "
+                f"{chunk.shape[1:]}"
+            )
+        return array.astype(chunk.dtype, casting="same_kind", copy=False)
+
+    def encode(self, chunk: np.ndarray) -> bytes:
+        buffer = io.BytesIO()
+        np.save(buffer, chunk, allow_pickle=False)
+        return buffer.getvalue()
+
+    def decode(self, data: bytes) -> np.ndarray:
+        return np.load(io.BytesIO(data), allow_pickle=False)
+
+    def load(self, path: Path, mmap: bool) -> np.ndarray:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+
+
+class SparseCodec(ChunkCodec):
+    """scipy.sparse matrices as CSR chunks, one ``.npz`` (``save_npz``) per chunk.
+
+    Examples
+    --------
+    >>> data, attrs = SPARSE.prepare(sparse.eye(3, format="coo"))
+    >>> type(data).__name__, attrs["shape"]
+    ('csr_matrix', [3, 3])
+    """
+
+    ext = "npz"
+
+    def prepare(self, data: Any) -> tuple[Any, dict[str, Any]]:
+        matrix = data.tocsr()
+        attrs = {
+            "format": "sparse",
+            "dtype": matrix.dtype.str,
+            "shape": list(matrix.shape),
+            "array": isinstance(matrix, sparse.sparray),
+        }
+        return matrix, attrs
+
+    def concat(self, chunks: Sequence[Any], attrs: dict[str, Any]) -> Any:
+        if not chunks:
+            empty = sparse.csr_array if attrs["array"] else sparse.csr_matrix
+            return empty((0, attrs["shape"][1]), dtype=np.dtype(attrs["dtype"]))
+        return sparse.vstack(chunks, format="csr")
+
+    def encode(self, chunk: Any) -> bytes:
+        buffer = io.BytesIO()
+        sparse.save_npz(buffer, chunk, compressed=False)
+        return buffer.getvalue()
+
+    def decode(self, data: bytes) -> Any:
+        return sparse.load_npz(io.BytesIO(data))
+
+    def like(self, chunk: Any, values: Any) -> Any:
+        matrix = values.tocsr() if sparse.issparse(values) else sparse.csr_matrix(values)
+        if matrix.shape[1] != chunk.shape[1]:
+            raise StoreError(
+                f"rows of width {matrix.shape[1]} do not fit a matrix of width {chunk.shape[1]}"
+            )
+        return matrix.astype(chunk.dtype)
+
+
+class TableCodec(ChunkCodec):
+    """pandas DataFrames as Arrow tables, one Parquet file per chunk; the index is dropped.
+
+    Examples
+    --------
+    >>> table, attrs = TABLE.prepare(pd.DataFrame({"a": [1, 2]}))
+    >>> table.num_rows, attrs
+    (2, {'columns': ['a']})
+    """
+
+    ext = "parquet"
+
+    def prepare(self, data: pd.DataFrame) -> tuple[pa.Table, dict[str, Any]]:
+        if not isinstance(data, pd.DataFrame):
+            raise StoreError(f"put_table expects a pandas DataFrame, got {type(data).__name__}")
+        columns = [str(column) for column in data.columns]
+        if len(set(columns)) != len(columns) or columns != list(data.columns):
+            raise StoreError(f"table columns must be unique strings, got {list(data.columns)}")
+        return pa.Table.from_pandas(data, preserve_index=False), {"columns": columns}
+
+    def n_rows(self, chunk: pa.Table) -> int:
+        return chunk.num_rows
+
+    def take(self, chunk: pa.Table, rows: np.ndarray) -> pa.Table:
+        return chunk.take(pa.array(rows, type=pa.int64()))
+
+    def slice(self, data: pa.Table, start: int, stop: int) -> pa.Table:
+        return data.slice(start, stop - start)
+
+    def concat(self, chunks: Sequence[pa.Table], attrs: dict[str, Any]) -> pa.Table:
+        return pa.concat_tables(chunks)
+
+    def encode(self, chunk: pa.Table) -> bytes:
+        sink = pa.BufferOutputStream()
+        pq.write_table(chunk, sink)
+        return sink.getvalue().to_pybytes()
+
+    def decode(self, data: bytes) -> pa.Table:
+        return pq.read_table(pa.BufferReader(data))
+
+    def like(self, chunk: pa.Table, values: Any) -> pa.Table:
+        if not isinstance(values, pd.DataFrame):
+            raise StoreError(f"table rows must be a DataFrame, got {type(values).__name__}")
+        missing = [name for name in chunk.schema.names if name not in values.columns]
+        if missing:
+            raise StoreError(f"table rows lack columns {describe_names(missing)}")
+        columns = values[chunk.schema.names]
+        return pa.Table.from_pandas(columns, schema=chunk.schema, preserve_index=False)
+
+
+DENSE = DenseCodec()
+SPARSE = SparseCodec()
+TABLE = TableCodec()
+
+
+def matrix_codec(data_or_attrs: Any) -> ChunkCodec:
+    """The codec for a matrix (given the data, or the attrs stored in the manifest).
+
+    Examples
+    --------
+    >>> matrix_codec({"format": "sparse"}) is SPARSE, matrix_codec(np.ones(2)) is DENSE
+    (True, True)
+    """
+    if isinstance(data_or_attrs, dict):
+        return SPARSE if data_or_attrs.get("format") == "sparse" else DENSE
+    return SPARSE if sparse.issparse(data_or_attrs) else DENSE
+
+
+def encode_json(document: Any) -> bytes:
+    """JSON bytes (keys sorted); numpy scalars and arrays become Python numbers and lists.
+
+    Examples
+    --------
+    >>> encode_json({"n": np.int64(3), "v": np.arange(2)})
+    b'{"n": 3, "v": [0, 1]}'
+    """
+    return json.dumps(document, sort_keys=True, default=_json_default).encode()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def decode_json(data: bytes) -> Any:
+    """Parse JSON bytes.
+
+    Examples
+    --------
+    >>> decode_json(b'[1, 2]')
+    [1, 2]
+    """
+    return json.loads(data)
+
+
+def encode_skops(estimator: Any) -> bytes:
+    """skops bytes of a fitted scikit-learn object; refuses types that loading would not trust.
+
+    Examples
+    --------
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> decode_skops(encode_skops(StandardScaler().fit([[1.0], [3.0]]))).mean_
+    array([2.])
+    """
+    import skops.io
+
+    data = skops.io.dumps(estimator)
+    _trusted_types(data)
+    return data
+
+
+def decode_skops(data: bytes) -> Any:
+    """Load skops bytes, trusting only types from sklearn, numpy, scipy and lester (no pickle).
+
+    Examples
+    --------
+    >>> decode_skops(encode_skops({"a": 1}))
+    {'a': 1}
+    """
+    import skops.io
+
+    return skops.io.loads(data, trusted=_trusted_types(data))
+
+
+def _trusted_types(data: bytes) -> list[str]:
+    import skops.io
+
+    types = skops.io.get_untrusted_types(data=data)
+    untrusted = [name for name in types if name.split(".")[0] not in TRUSTED_PACKAGES]
+    if untrusted:
+        raise UntrustedTypeError(
+            f"skops data holds types outside {list(TRUSTED_PACKAGES)}: {describe_names(untrusted)}"
+        )
+    return types
+
+
+def encode_safetensors(state_dict: dict[str, Any]) -> bytes:
+    """safetensors bytes of a torch state dict (tensors made contiguous and unshared).
+
+    Examples
+    --------
+    >>> import torch
+    >>> decode_safetensors(encode_safetensors({"w": torch.ones(2)}))["w"].tolist()
+    [1.0, 1.0]
+    """
+    import safetensors.torch
+
+    tensors = {key: tensor.detach().contiguous().clone() for key, tensor in state_dict.items()}
+    return safetensors.torch.save(tensors)
+
+
+def decode_safetensors(data: bytes) -> dict[str, Any]:
+    """A torch state dict from safetensors bytes.
+
+    Examples
+    --------
+    >>> import torch
+    >>> list(decode_safetensors(encode_safetensors({"b": torch.zeros(1)})))
+    ['b']
+    """
+    import safetensors.torch
+
+    return safetensors.torch.load(data)
+
+
+def import_class(qualified_name: str, allowed: Sequence[str] = ("torch", "lester")) -> type:
+    """Import ``package.module.Class`` if its top-level package is in ``allowed``.
+
+    Examples
+    --------
+    >>> import_class("torch.nn.Linear").__name__
+    'Linear'
+    >>> import_class("os.system")
+    Traceback (most recent call last):
+    ...
+    lester.store.errors.StoreError: refusing to import 'os.system': only classes from ...
+    """
+    module_name, _, class_name = qualified_name.rpartition(".")
+    if qualified_name.split(".")[0] not in allowed or not module_name:
+        raise StoreError(
+            f"refusing to import {qualified_name!r}: only classes from {list(allowed)} are rebuilt"
+        )
+    return getattr(importlib.import_module(module_name), class_name)

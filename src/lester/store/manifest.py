@@ -1,0 +1,237 @@
+"""Version manifests: which immutable files make up each artifact of one run version.
+
+A manifest is a JSON document::
+
+    {"format": 1, "run_id": ..., "version": 2, "parent_version": 1, "created": ..., "note": ...,
+     "files": {"train/X#00000": {"path": "objects/3f/3f...npy", "sha256": ..., "size": ...}, ...},
+     "artifacts": {"train/X": {"kind": "matrix", "files": ["train/X#00000", ...],
+                               "rows": [8192, 8187, ...], "attrs": {"dtype": "float32", ...}}}}
+
+``files`` maps logical file names to content-addressed objects (paths relative to the run
+folder); ``artifacts`` groups them. Chunked artifacts (tables, matrices) list rows per chunk,
+which is the chunk table: chunk ``i`` holds rows ``sum(rows[:i])`` to ``sum(rows[:i+1])``.
+
+Examples
+--------
+>>> part = FileEntry("objects/ab/ab.json", "ab", 2)
+>>> manifest = Manifest("r", 1, None, "2026-01-01T00:00:00+00:00", "", {})
+>>> manifest.artifacts["doc"] = Artifact("json", [part])
+>>> Manifest.from_bytes(manifest.to_bytes()).artifacts["doc"].parts[0].path
+'objects/ab/ab.json'
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lester.store.errors import StoreError
+
+FORMAT = 1
+CHUNKED_KINDS = ("table", "matrix")
+TORCH_PARTS = ("weights", "spec")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One immutable stored file: path relative to the run folder, sha256 and size in bytes.
+
+    Examples
+    --------
+    >>> FileEntry("objects/00/00.npy", "00", 128).size
+    128
+    """
+
+    path: str
+    sha256: str
+    size: int
+
+
+@dataclass
+class Artifact:
+    """One logical artifact: its kind, its files in order and, if chunked, rows per chunk.
+
+    Examples
+    --------
+    >>> Artifact("matrix", [], rows=[3, 2]).offsets().tolist()
+    [0, 3, 5]
+    """
+
+    kind: str
+    parts: list[FileEntry]
+    rows: list[int] | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def offsets(self) -> np.ndarray:
+        """Row offset of every chunk plus the total row count (the row -> chunk index).
+
+        Examples
+        --------
+        >>> Artifact("table", [], rows=[2]).offsets().tolist()
+        [0, 2]
+        """
+        return np.concatenate([[0], np.cumsum(self.rows or [], dtype=np.int64)]).astype(np.int64)
+
+    def n_rows(self) -> int:
+        """Total rows of a chunked artifact.
+
+        Examples
+        --------
+        >>> Artifact("table", [], rows=[2, 5]).n_rows()
+        7
+        """
+        return int(sum(self.rows or []))
+
+    def file_names(self, name: str) -> list[str]:
+        """Logical file names of the parts, as listed in the manifest's ``files``.
+
+        Examples
+        --------
+        >>> Artifact("matrix", [None, None], rows=[1, 1]).file_names("X")
+        ['X#00000', 'X#00001']
+        """
+        if self.kind == "torch":
+            return [f"{name}#{part}" for part in TORCH_PARTS]
+        if self.kind in CHUNKED_KINDS:
+            return [f"{name}#{index:05d}" for index in range(len(self.parts))]
+        return [name]
+
+
+@dataclass
+class Manifest:
+    """The snapshot of one run version.
+
+    Examples
+    --------
+    >>> Manifest("r", 3, 2, "t", "note", {}).file_name()
+    'manifest.v000003.json'
+    """
+
+    run_id: str
+    version: int
+    parent_version: int | None
+    created: str
+    note: str
+    artifacts: dict[str, Artifact]
+
+    def file_name(self) -> str:
+        """Name of this version's manifest file inside the run folder.
+
+        Examples
+        --------
+        >>> Manifest("r", 1, None, "t", "", {}).file_name()
+        'manifest.v000001.json'
+        """
+        return manifest_file_name(self.version)
+
+    def files(self) -> dict[str, FileEntry]:
+        """Every file of this version by logical file name.
+
+        Examples
+        --------
+        >>> artifacts = {"a": Artifact("json", [FileEntry("p", "s", 1)])}
+        >>> manifest = Manifest("r", 1, None, "t", "", artifacts)
+        >>> manifest.files()
+        {'a': FileEntry(path='p', sha256='s', size=1)}
+        """
+        return {
+            key: part
+            for name, artifact in self.artifacts.items()
+            for key, part in zip(artifact.file_names(name), artifact.parts, strict=True)
+        }
+
+    def paths(self) -> set[str]:
+        """Paths (relative to the run folder) that this version needs, manifest included.
+
+        Examples
+        --------
+        >>> sorted(Manifest("r", 1, None, "t", "", {}).paths())
+        ['manifest.v000001.json']
+        """
+        return {part.path for part in self.files().values()} | {self.file_name()}
+
+    def successor(self, created: str, note: str) -> Manifest:
+        """A deep copy to be edited into version ``version + 1``.
+
+        Examples
+        --------
+        >>> Manifest("r", 1, None, "t", "", {}).successor("u", "fix").parent_version
+        1
+        """
+        artifacts = copy.deepcopy(self.artifacts)
+        return Manifest(self.run_id, self.version + 1, self.version, created, note, artifacts)
+
+    def to_bytes(self) -> bytes:
+        """The manifest as JSON (UTF-8, keys sorted).
+
+        Examples
+        --------
+        >>> b'"version": 1' in Manifest("r", 1, None, "t", "", {}).to_bytes()
+        True
+        """
+        return json.dumps(self._to_json(), indent=1, sort_keys=True).encode()
+
+    def _to_json(self) -> dict[str, Any]:
+        files = {key: vars(part) for key, part in self.files().items()}
+        artifacts = {
+            name: {
+                "kind": artifact.kind,
+                "files": artifact.file_names(name),
+                "rows": artifact.rows,
+                "attrs": artifact.attrs,
+            }
+            for name, artifact in self.artifacts.items()
+        }
+        return {
+            "format": FORMAT,
+            "run_id": self.run_id,
+            "version": self.version,
+            "parent_version": self.parent_version,
+            "created": self.created,
+            "note": self.note,
+            "files": files,
+            "artifacts": artifacts,
+        }
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Manifest:
+        """Parse a manifest written by :meth:`to_bytes`.
+
+        Examples
+        --------
+        >>> Manifest.from_bytes(Manifest("r", 2, 1, "t", "", {}).to_bytes()).version
+        2
+        """
+        document = json.loads(data)
+        if document.get("format") != FORMAT:
+            raise StoreError(f"unsupported manifest format {document.get('format')!r}")
+        files = {key: FileEntry(**entry) for key, entry in document["files"].items()}
+        artifacts = {
+            name: Artifact(
+                entry["kind"], [files[key] for key in entry["files"]], entry["rows"], entry["attrs"]
+            )
+            for name, entry in document["artifacts"].items()
+        }
+        return cls(
+            document["run_id"],
+            document["version"],
+            document["parent_version"],
+            document["created"],
+            document["note"],
+            artifacts,
+        )
+
+
+def manifest_file_name(version: int) -> str:
+    """File name of the manifest of ``version``.
+
+    Examples
+    --------
+    >>> manifest_file_name(12)
+    'manifest.v000012.json'
+    """
+    return f"manifest.v{version:06d}.json"

@@ -1,0 +1,490 @@
+"""Read access to one version of a run: :class:`Run`.
+
+Every file is checked against the sha256 in the manifest the first time this view reads
+it; a mismatch raises :class:`~lester.store.errors.IntegrityError` naming the file. Dense
+matrix chunks can be memory-mapped (``mmap=True``); they are hashed before being mapped.
+
+The examples below use ``store`` and ``run_id``: a store holding one small run with a
+table ``data`` (5 rows in chunks of 2), a float32 matrix ``X`` (5 x 2, chunks of 2), a JSON
+document ``meta``, the text ``pipeline.py``, a fitted ``scaler`` and torch ``model``.
+
+Examples
+--------
+>>> run = store.open_run(run_id)
+>>> run.artifacts()["X"], run.matrix("X").shape
+('matrix', (5, 2))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lester.errors import describe_names
+from lester.store import codecs
+from lester.store._fs import sha256_bytes, sha256_file
+from lester.store.errors import ArtifactKindError, IntegrityError, StoreError, UnknownArtifactError
+from lester.store.manifest import CHUNKED_KINDS, Artifact, FileEntry, Manifest
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One chunk of a chunked artifact: rows ``start`` to ``stop`` live in ``file``.
+
+    Examples
+    --------
+    >>> [(c.start, c.stop) for c in store.open_run(run_id).chunks("data")]
+    [(0, 2), (2, 4), (4, 5)]
+    """
+
+    index: int
+    start: int
+    stop: int
+    file: FileEntry
+
+    @property
+    def rows(self) -> int:
+        """Rows in the chunk.
+
+        Examples
+        --------
+        >>> store.open_run(run_id).chunks("X")[-1].rows
+        1
+        """
+        return self.stop - self.start
+
+
+class Run:
+    """One version of a run, read from its folder according to its manifest.
+
+    Examples
+    --------
+    >>> run = store.open_run(run_id)
+    >>> run.run_id == run_id, run.version
+    (True, 1)
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        manifest: Manifest,
+        *,
+        verify: bool = True,
+        on_missing: Callable[[str], None] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.manifest = manifest
+        self._verify = verify
+        self._verified: set[str] = set()
+        self._on_missing = on_missing
+
+    @property
+    def run_id(self) -> str:
+        """The run's id."""
+        return self.manifest.run_id
+
+    @property
+    def version(self) -> int:
+        """The version this view shows."""
+        return self.manifest.version
+
+    def artifacts(self) -> dict[str, str]:
+        """Artifact names and their kinds.
+
+        Examples
+        --------
+        >>> sorted(store.open_run(run_id).artifacts())[:3]
+        ['X', 'data', 'meta']
+        """
+        return {name: artifact.kind for name, artifact in self.manifest.artifacts.items()}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.manifest.artifacts
+
+    def artifact(self, name: str, kinds: Sequence[str] | None = None) -> Artifact:
+        """The manifest entry of artifact ``name``, checked to be one of ``kinds``.
+
+        Examples
+        --------
+        >>> store.open_run(run_id).artifact("nope")
+        Traceback (most recent call last):
+        ...
+        lester.store.errors.UnknownArtifactError: run ... has no artifact 'nope'; it has [...]
+        """
+        artifact = self.manifest.artifacts.get(name)
+        if artifact is None:
+            raise UnknownArtifactError(
+                f"run {self.run_id!r} version {self.version} has no artifact {name!r}; "
+                f"it has {describe_names(sorted(self.manifest.artifacts))}"
+            )
+        if kinds is not None and artifact.kind not in kinds:
+            raise ArtifactKindError(
+                f"artifact {name!r} of run {self.run_id!r} is a {artifact.kind}, not a "
+                f"{' or '.join(kinds)}"
+            )
+        return artifact
+
+    # -- verified file access ---------------------------------------------------------
+
+    def _read(self, entry: FileEntry) -> bytes:
+        try:
+            data = (self.path / entry.path).read_bytes()
+        except FileNotFoundError:
+            self._missing(entry)
+        if self._verify and entry.path not in self._verified:
+            self._check(entry, sha256_bytes(data))
+        return data
+
+    def _checked_path(self, entry: FileEntry) -> Path:
+        path = self.path / entry.path
+        if self._verify and entry.path not in self._verified:
+            try:
+                self._check(entry, sha256_file(path))
+            except FileNotFoundError:
+                self._missing(entry)
+        return path
+
+    def _check(self, entry: FileEntry, actual: str) -> None:
+        if actual != entry.sha256:
+            raise IntegrityError(
+                f"file {self.path / entry.path} of run {self.run_id!r} version {self.version} "
+                f"is corrupt: sha256 {actual}, recorded {entry.sha256}"
+            )
+        self._verified.add(entry.path)
+
+    def _missing(self, entry: FileEntry) -> NoReturn:
+        if self._on_missing is not None:
+            self._on_missing(entry.path)
+        raise IntegrityError(
+            f"file {self.path / entry.path} of run {self.run_id!r} version {self.version} "
+            "is missing"
+        )
+
+    # -- chunked artifacts --------------------------------------------------------------
+
+    def chunks(self, name: str) -> list[Chunk]:
+        """The chunk table of a table or matrix: rows and file of every chunk.
+
+        Examples
+        --------
+        >>> len(store.open_run(run_id).chunks("data"))
+        3
+        """
+        artifact = self.artifact(name, CHUNKED_KINDS)
+        offsets = artifact.offsets()
+        return [
+            Chunk(index, int(offsets[index]), int(offsets[index + 1]), part)
+            for index, part in enumerate(artifact.parts)
+        ]
+
+    def n_rows(self, name: str) -> int:
+        """Rows of a table or matrix.
+
+        Examples
+        --------
+        >>> store.open_run(run_id).n_rows("X")
+        5
+        """
+        return self.artifact(name, CHUNKED_KINDS).n_rows()
+
+    def matrix_shape(self, name: str) -> tuple[int, ...]:
+        """Shape of a matrix, from the manifest (no file is read).
+
+        Examples
+        --------
+        >>> store.open_run(run_id).matrix_shape("X")
+        (5, 2)
+        """
+        artifact = self.artifact(name, ("matrix",))
+        return (artifact.n_rows(), *artifact.attrs["shape"][1:])
+
+    def locate(self, name: str, positions: Sequence[int] | np.ndarray) -> tuple[np.ndarray, ...]:
+        """Row -> chunk index: the chunk of each row position and the row's position in it.
+
+        Examples
+        --------
+        >>> [a.tolist() for a in store.open_run(run_id).locate("data", [0, 3, 4])]
+        [[0, 1, 2], [0, 1, 0]]
+        """
+        artifact = self.artifact(name, CHUNKED_KINDS)
+        return locate(artifact, check_positions(name, artifact, positions, unique=False))
+
+    def _chunk(self, artifact: Artifact, index: int, mmap: bool = False, **read: Any) -> Any:
+        codec = codec_of(artifact)
+        entry = artifact.parts[index]
+        if mmap and codec is codecs.DENSE:
+            try:
+                return codec.load(self._checked_path(entry), mmap=True)
+            except FileNotFoundError:
+                self._missing(entry)
+        data = self._read(entry)
+        if read:
+            return pq.read_table(pa.BufferReader(data), **read)
+        return codec.decode(data)
+
+    def _rows(self, name: str, kind: str, start: int, stop: int, mmap: bool, **read: Any) -> Any:
+        artifact = self.artifact(name, (kind,))
+        codec = codec_of(artifact)
+        parts = [
+            codec.slice(self._chunk(artifact, index, mmap, **read), low, high)
+            for index, low, high in _pieces(artifact, start, stop)
+        ]
+        return parts[0] if len(parts) == 1 else codec.concat(parts, artifact.attrs)
+
+    # -- tables ---------------------------------------------------------------------------
+
+    def table(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The whole table (all chunks, in order) with a fresh RangeIndex.
+
+        Examples
+        --------
+        >>> store.open_run(run_id).table("data")["name"].tolist()
+        ['a', 'b', nan, 'd', 'e']
+        """
+        artifact = self.artifact(name, ("table",))
+        read = {} if columns is None else {"columns": list(columns)}
+        chunks = [self._chunk(artifact, index, **read) for index in range(len(artifact.parts))]
+        return pa.concat_tables(chunks).to_pandas()
+
+    def table_chunks(self, name: str) -> list[Chunk]:
+        """The chunk table of a table artifact (see :meth:`chunks`).
+
+        Examples
+        --------
+        >>> [c.rows for c in store.open_run(run_id).table_chunks("data")]
+        [2, 2, 1]
+        """
+        self.artifact(name, ("table",))
+        return self.chunks(name)
+
+    def table_chunk(
+        self, name: str, index: int, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """One chunk of a table.
+
+        Examples
+        --------
+        >>> store.open_run(run_id).table_chunk("data", 1)["name"].tolist()
+        [nan, 'd']
+        """
+        artifact = self.artifact(name, ("table",))
+        read = {} if columns is None else {"columns": list(columns)}
+        return self._chunk(artifact, check_chunk(name, artifact, index), **read).to_pandas()
+
+    def table_rows(self, name: str, start: int, stop: int) -> pd.DataFrame:
+        """Rows ``start`` to ``stop`` of a table, reading only the chunks that hold them.
+
+        Examples
+        --------
+        >>> store.open_run(run_id).table_rows("data", 1, 3)["id"].tolist()
+        [2, 3]
+        """
+        return self._rows(name, "table", start, stop, mmap=False).to_pandas()
+
+    # -- matrices -------------------------------------------------------------------------
+
+    def matrix(self, name: str, mmap: bool = False) -> Any:
+        """The whole matrix: a numpy array, or a CSR matrix for sparse ones.
+
+        With ``mmap=True`` dense chunks are memory-mapped; a one-chunk matrix comes back as
+        the ``np.memmap`` itself, a multi-chunk one is concatenated into memory (use
+        :meth:`matrix_chunks` or :meth:`matrix_rows` to stay mapped).
+
+        Examples
+        --------
+        >>> store.open_run(run_id).matrix("X").dtype
+        dtype('float32')
+        """
+        artifact = self.artifact(name, ("matrix",))
+        chunks = self.matrix_chunks(name, mmap)
+        return chunks[0] if len(chunks) == 1 else codec_of(artifact).concat(chunks, artifact.attrs)
+
+    def matrix_chunks(self, name: str, mmap: bool = False) -> list[Any]:
+        """Every chunk of a matrix, in order (``np.memmap`` objects for dense ones if ``mmap``).
+
+        Examples
+        --------
+        >>> chunks = store.open_run(run_id).matrix_chunks("X", mmap=True)
+        >>> type(chunks[0]).__name__, [len(c) for c in chunks]
+        ('memmap', [2, 2, 1])
+        """
+        artifact = self.artifact(name, ("matrix",))
+        return [self._chunk(artifact, index, mmap) for index in range(len(artifact.parts))]
+
+    def matrix_rows(self, name: str, start: int, stop: int, mmap: bool = False) -> Any:
+        """Rows ``start`` to ``stop`` of a matrix, reading only the chunks that hold them.
+
+        Examples
+        --------
+        >>> store.open_run(run_id).matrix_rows("X", 1, 3)[:, 0].tolist()
+        [1.0, 2.0]
+        """
+        return self._rows(name, "matrix", start, stop, mmap)
+
+    # -- whole-file artifacts -------------------------------------------------------------
+
+    def json(self, name: str) -> Any:
+        """A JSON document.
+
+        Examples
+        --------
+        >>> store.open_run(run_id).json("meta")
+        {'seed': 42}
+        """
+        return codecs.decode_json(self._read(self.artifact(name, ("json",)).parts[0]))
+
+    def bytes(self, name: str) -> bytes:
+        """Raw bytes.
+
+        Examples
+        --------
+        >>> store.open_run(run_id).bytes("pipeline.py")
+        b'print(1)\\n'
+        """
+        return self._read(self.artifact(name, ("bytes",)).parts[0])
+
+    def text(self, name: str) -> str:
+        """Raw bytes decoded as UTF-8 (e.g. pipeline source code).
+
+        Examples
+        --------
+        >>> store.open_run(run_id).text("pipeline.py")
+        'print(1)\\n'
+        """
+        return self.bytes(name).decode()
+
+    def sklearn(self, name: str) -> Any:
+        """A scikit-learn object, loaded by skops trusting only sklearn/numpy/scipy/lester types.
+
+        Examples
+        --------
+        >>> store.open_run(run_id).sklearn("scaler").mean_
+        array([2.])
+        """
+        return codecs.decode_skops(self._read(self.artifact(name, ("sklearn",)).parts[0]))
+
+    def torch(self, name: str) -> dict[str, Any]:
+        """A torch state dict (tensors on the CPU).
+
+        Examples
+        --------
+        >>> sorted(store.open_run(run_id).torch("model"))
+        ['bias', 'weight']
+        """
+        return codecs.decode_safetensors(self._read(self.artifact(name, ("torch",)).parts[0]))
+
+    def torch_spec(self, name: str) -> dict[str, Any]:
+        """How to rebuild the module: ``{"module": ..., "tensors": {key: {dtype, shape}}}``.
+
+        Examples
+        --------
+        >>> store.open_run(run_id).torch_spec("model")["module"]["class"]
+        'torch.nn.Linear'
+        """
+        return codecs.decode_json(self._read(self.artifact(name, ("torch",)).parts[1]))
+
+    def torch_module(self, name: str) -> Any:
+        """Rebuild the module from ``{"class": ..., "kwargs": ...}`` and load its weights.
+
+        Only classes from ``torch`` and ``lester`` are imported.
+
+        Examples
+        --------
+        >>> store.open_run(run_id).torch_module("model").out_features
+        1
+        """
+        module = self.torch_spec(name).get("module") or {}
+        if "class" not in module:
+            raise StoreError(f"torch artifact {name!r} has no module class to rebuild")
+        instance = codecs.import_class(module["class"])(**module.get("kwargs", {}))
+        instance.load_state_dict(self.torch(name))
+        return instance
+
+
+def codec_of(artifact: Artifact) -> codecs.ChunkCodec:
+    """The chunk codec of a table or matrix artifact.
+
+    Examples
+    --------
+    >>> codec_of(Artifact("table", [])).ext
+    'parquet'
+    """
+    return codecs.TABLE if artifact.kind == "table" else codecs.matrix_codec(artifact.attrs)
+
+
+def locate(artifact: Artifact, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Chunk index and in-chunk position of each (valid) row position.
+
+    Examples
+    --------
+    >>> [a.tolist() for a in locate(Artifact("matrix", [], rows=[2, 3]), np.array([4, 1]))]
+    [[1, 0], [2, 1]]
+    """
+    offsets = artifact.offsets()
+    chunk = np.searchsorted(offsets, positions, side="right") - 1
+    return chunk, positions - offsets[chunk]
+
+
+def _pieces(artifact: Artifact, start: int, stop: int) -> list[tuple[int, int, int]]:
+    """(chunk, first, end) row ranges inside the chunks that rows ``start:stop`` touch."""
+    start, stop, _ = slice(start, stop).indices(artifact.n_rows())
+    offsets = artifact.offsets()
+    touched = np.flatnonzero((offsets[:-1] < stop) & (offsets[1:] > start)).tolist()
+    return [
+        (
+            index,
+            max(start - int(offsets[index]), 0),
+            min(stop, int(offsets[index + 1])) - int(offsets[index]),
+        )
+        for index in touched
+    ] or [(0, 0, 0)]
+
+
+def check_positions(
+    name: str, artifact: Artifact, positions: Sequence[int] | np.ndarray, unique: bool = True
+) -> np.ndarray:
+    """Row positions as an int64 array, checked to be in range (and unique if asked).
+
+    Examples
+    --------
+    >>> check_positions("X", Artifact("matrix", [], rows=[2]), [2])
+    Traceback (most recent call last):
+    ...
+    lester.store.errors.StoreError: row positions [2] are out of range for 'X' with 2 rows
+    """
+    array = np.asarray(positions)
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise StoreError(f"row positions of {name!r} must be integers, got dtype {array.dtype}")
+    array = array.astype(np.int64).reshape(-1)
+    n_rows = artifact.n_rows()
+    bad = array[(array < 0) | (array >= n_rows)]
+    if bad.size:
+        raise StoreError(
+            f"row positions {describe_names(bad.tolist())} are out of range for {name!r} "
+            f"with {n_rows} rows"
+        )
+    if unique and len(np.unique(array)) != len(array):
+        raise StoreError(f"row positions of {name!r} repeat a position")
+    return array
+
+
+def check_chunk(name: str, artifact: Artifact, index: int) -> int:
+    """Check a chunk index.
+
+    Examples
+    --------
+    >>> check_chunk("X", Artifact("matrix", [None], rows=[1]), 3)
+    Traceback (most recent call last):
+    ...
+    lester.store.errors.StoreError: 'X' has no chunk 3; it has 1 chunks
+    """
+    if not 0 <= index < len(artifact.parts):
+        raise StoreError(f"{name!r} has no chunk {index}; it has {len(artifact.parts)} chunks")
+    return index

@@ -1,0 +1,133 @@
+"""Checksums, failed writes and unusable roots."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lester.errors import LesterError
+from lester.store import Dependency, IntegrityError, Store, StoreError, UnknownRunError
+
+from .conftest import run_files
+
+
+def _run_with_matrix(store: Store) -> str:
+    with store.new_run("p") as writer:
+        writer.put_matrix("X", np.arange(40, dtype=np.float32).reshape(20, 2), chunk_rows=8)
+        writer.put_json("doc", {"a": 1})
+    return writer.run_id
+
+
+def _flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("mmap", [False, True])
+def test_corrupted_chunk_is_an_integrity_error_naming_the_file(store: Store, mmap: bool) -> None:
+    run_id = _run_with_matrix(store)
+    chunk = store.open_run(run_id).chunks("X")[1]
+    path = store.run_path(run_id) / chunk.file.path
+    _flip_a_byte(path)
+    run = store.open_run(run_id)
+    run.matrix_rows("X", 0, 8)  # chunk 0 is intact
+    with pytest.raises(IntegrityError, match=str(path)) as caught:
+        run.matrix("X", mmap=mmap)
+    assert isinstance(caught.value, LesterError)
+    with pytest.raises(IntegrityError, match=str(path)):
+        store.verify(run_id)
+
+
+def test_corrupted_manifest_and_missing_file_are_integrity_errors(store: Store) -> None:
+    run_id = _run_with_matrix(store)
+    run = store.open_run(run_id)
+    doc = store.run_path(run_id) / run.artifact("doc").parts[0].path
+    doc.unlink()
+    with pytest.raises(IntegrityError, match=f"{doc} .*is missing"):
+        store.open_run(run_id).json("doc")
+    manifest = store.run_path(run_id) / "manifest.v000001.json"
+    manifest.write_text(manifest.read_text().replace('"note": ""', '"note": "x"'))
+    with pytest.raises(IntegrityError, match=f"manifest {manifest} .*is corrupt"):
+        store.open_run(run_id)
+
+
+def test_verify_counts_checked_files(store: Store) -> None:
+    run_id = _run_with_matrix(store)
+    assert store.verify(run_id) == 3 + 1 + 1  # three chunks, the document, the manifest
+    assert store.verify() == 5
+
+
+def test_failing_new_run_leaves_no_folder_and_no_catalog_row(store: Store) -> None:
+    with pytest.raises(RuntimeError, match="boom"), store.new_run("p") as writer:
+        writer.put_matrix("X", np.ones((100, 3)), chunk_rows=10)
+        writer.set_catalog(metrics={"auc": 1.0})
+        raise RuntimeError("boom")
+    assert store.runs() == []
+    assert not store.run_path(writer.run_id).exists()
+    assert list(store.tmp_dir.iterdir()) == []
+    assert list(store.runs_dir.iterdir()) == []
+    with pytest.raises(UnknownRunError):
+        store.open_run(writer.run_id)
+
+
+def test_failing_catalog_insert_removes_the_moved_run_folder(store: Store) -> None:
+    with pytest.raises(StoreError, match="unknown source"), store.new_run("p") as writer:
+        writer.put_json("doc", 1)
+        # Bypass set_catalog's own check so that the catalog insert itself fails.
+        writer._lineage["dependencies"] = [Dependency("nope", "c", "doc")]
+    assert store.runs() == [] and list(store.runs_dir.iterdir()) == []
+
+
+def test_written_files_are_complete_and_checksummed(store: Store) -> None:
+    run_id = _run_with_matrix(store)
+    manifest = json.loads((store.run_path(run_id) / "manifest.v000001.json").read_text())
+    assert manifest["version"] == 1 and manifest["parent_version"] is None
+    assert set(manifest) >= {"version", "files", "created", "parent_version", "note"}
+    assert run_files(store, run_id) == {"manifest.v000001.json"} | {
+        entry["path"] for entry in manifest["files"].values()
+    }
+    for entry in manifest["files"].values():
+        assert entry["size"] == (store.run_path(run_id) / entry["path"]).stat().st_size
+
+
+def test_root_under_a_regular_file_is_a_store_error_and_creates_nothing(tmp_path: Path) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError, match=str(blocker)):
+        Store(blocker / "store")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["afile"]
+    with pytest.raises(StoreError, match="not a directory"):
+        Store(blocker)
+
+
+def test_root_inside_an_unwritable_folder_is_a_store_error(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as root: permission bits do not stop writes")
+        with pytest.raises(StoreError, match=str(locked)):
+            Store(locked / "store")
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o700)
+
+
+def test_default_root_is_dot_lester_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = Store()
+    assert store.root == tmp_path / ".lester"
+    assert (tmp_path / ".lester" / "catalog.sqlite").is_file()
+
+
+def test_invalid_pipeline_name_is_refused(store: Store) -> None:
+    with pytest.raises(StoreError, match="invalid pipeline name"):
+        store.new_run("../evil")
