@@ -14,8 +14,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev,text]"
 	touch $(STAMP)
 
+DEMO := demo-data
+
 demo: $(STAMP)
-	$(BIN)/python -m lester.demo
+	$(BIN)/lester datagen --customers 1000 --out $(DEMO)
+	$(BIN)/lester run examples/creditcard/pipeline.py --store $(DEMO)/.lester \
+		--source customers=$(DEMO)/customers.csv --source mails=$(DEMO)/mails.csv
+	$(BIN)/lester show latest --store $(DEMO)/.lester --rows 5
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -113,17 +114,65 @@ def runs_command(store_path: Path, as_json: bool) -> None:
 @click.argument("run_id")
 @STORE_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a tree.")
-def show_command(run_id: str, store_path: Path, as_json: bool) -> None:
-    """Show a run: sources, shapes, metrics, column and matrix column provenance."""
+@click.option("--rows", default=0, show_default=True, help="Also print N training rows.")
+def show_command(run_id: str, store_path: Path, as_json: bool, rows: int) -> None:
+    """Show a run: sources, shapes, metrics, column and matrix column provenance.
+
+    RUN_ID may be `latest` for the most recent run.
+    """
     store = _open_store(store_path)
     try:
+        run_id = resolve_run_id(store, run_id)
         summary = run_summary(store, run_id)
+        sample = training_rows(store, run_id, rows) if rows > 0 else None
     except LesterError as error:
         _fail(error)
     if as_json:
+        if sample is not None:
+            summary["rows"] = sample.to_dict(orient="records")
         click.echo(json.dumps(summary, indent=2, default=str))
         return
-    Console().print(summary_tree(summary))
+    console = Console()
+    console.print(summary_tree(summary))
+    if sample is not None:
+        console.print(rows_table(sample))
+
+
+def resolve_run_id(store: Any, run_id: str) -> str:
+    """``latest`` names the most recently created run."""
+    if run_id != "latest":
+        return run_id
+    records = sorted(store.runs(), key=lambda record: str(record.created))
+    if not records:
+        raise click.ClickException(f"the store at {store.root} has no runs yet")
+    return records[-1].run_id
+
+
+def training_rows(store: Any, run_id: str, n: int) -> Any:
+    """The first ``n`` training rows with their provenance polynomials."""
+    from lester.runner.artifacts import load_split
+
+    split = load_split(store.open_run(run_id), "train")
+    sample = split.data.head(n).copy()
+    sample.insert(0, "provenance", [split.render(i) for i in range(len(sample))])
+    return sample
+
+
+def rows_table(sample: Any) -> Table:
+    """Rows as a rich table, long values shortened."""
+    table = Table(title="training rows with their provenance polynomials")
+    table.add_column("provenance", no_wrap=True)
+    for column in sample.columns[1:]:
+        table.add_column(str(column), overflow="ellipsis", no_wrap=True, max_width=24)
+    for row in sample.itertuples(index=False, name=None):
+        table.add_row(escape(str(row[0])), *(_short(value) for value in row[1:]))
+    return table
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """A cell's text, shortened, with rich markup (``[...]`` in polynomials) escaped."""
+    text = str(value)
+    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def _open_store(store_path: Path) -> Any:
