@@ -453,8 +453,7 @@ def from_pandas(data: pd.DataFrame, name: str, primary_key: str | None = None) -
         raise SchemaError(f"from_pandas expects a pandas DataFrame, got {type(data).__name__}")
     _check_name(name)
     data = data.reset_index(drop=True).rename(columns=str)
-    node = Source(name, list(data.columns), primary_key, reader="memory")
-    node.data = data
+    node = Source(name, list(data.columns), primary_key, reader="memory", data=data)
     return _source_frame(node, data)
 
 

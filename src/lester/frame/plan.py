@@ -120,11 +120,13 @@ class Source(PlanNode):
         path: str | None = None,
         reader: str = "pandas",
         reader_options: Mapping[str, Any] | None = None,
+        data: Any = None,
     ) -> None:
         if primary_key is not None:
             check_columns([primary_key], columns, f"primary_key of source {name!r}")
         self.name, self.primary_key, self.path = name, primary_key, path
         self.reader, self.reader_options = reader, dict(reader_options or {})
+        self.data = data  # the table of an in-memory source (reader "memory")
         self.children = ()
         self.columns = tuple(columns)
         self.column_provenance = {column: (f"{name}.{column}",) for column in self.columns}
