@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from lester.engine import pandas_engine
-from lester.engine.relation import Relation, concat_relations
+from lester.engine.relation import Relation, concat_relations, rows_where
 from lester.frame.plan import (
     Distinct,
     Explode,
@@ -65,9 +65,7 @@ class Delta:
 
     def apply(self, old: Relation) -> Relation:
         """The new relation: kept rows first, then the inserted ones."""
-        kept = Relation(
-            old.data[self.keep].reset_index(drop=True), self.kept_provenance, old.sources
-        )
+        kept = Relation(rows_where(old.data, self.keep), self.kept_provenance, old.sources)
         if self.inserted is None or self.inserted.n_rows == 0:
             return kept
         return concat_relations([kept, self.inserted], list(old.data.columns))
@@ -159,7 +157,7 @@ def _row_wise(node, relation: Relation, inputs, children) -> Delta:
 
 
 def _kept(old: Relation, delta: Delta) -> Relation:
-    return Relation(old.data[delta.keep].reset_index(drop=True), delta.kept_provenance, old.sources)
+    return Relation(rows_where(old.data, delta.keep), delta.kept_provenance, old.sources)
 
 
 def _join(node: Join, relation: Relation, inputs, children) -> Delta:

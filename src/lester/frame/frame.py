@@ -192,9 +192,12 @@ class TrackedFrame:
         """
         info = self.source_info(source)
         provenance = self._relation.provenance
-        columns = [j for j, slot in enumerate(provenance.slots) if slot.source == source]
-        ids = np.unique(provenance.keys[:, columns])
-        return info.keys_at(ids[ids >= 0])
+        reached = np.zeros(len(info.keys), dtype=bool)
+        for j, slot in enumerate(provenance.slots):
+            if slot.source == source:
+                ids = provenance.keys[:, j]
+                reached[ids[ids >= 0]] = True  # a mask beats np.unique on large id arrays
+        return info.keys_at(np.flatnonzero(reached))
 
     def rows_from(self, source: str, keys: Iterable[object]) -> np.ndarray:
         """Positions of the rows whose polynomial contains any of the given source tuples.

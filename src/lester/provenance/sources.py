@@ -73,8 +73,9 @@ class SourceInfo:
         if primary_key is None:
             numbers = np.arange(len(data)) if row_numbers is None else row_numbers
             return cls(name, None, pd.Index(numbers, dtype=np.int64), path)
-        keys = pd.Index(data[primary_key])
-        if not keys.is_unique:
+        column = data[primary_key]
+        keys = pd.Index(column)
+        if column.nunique(dropna=False) != len(column):  # nunique is the fastest check here
             duplicates = keys[keys.duplicated()].unique()
             raise DuplicateKeyError(
                 f"primary key {primary_key!r} of source {name!r} is not unique: "
