@@ -15,6 +15,12 @@ from __future__ import annotations
 import click
 
 from lester.cli.datagen_cmd import datagen
+from lester.cli.maintain_cmd import (
+    affected_command,
+    forget_rows_command,
+    forget_values_command,
+    verify_forgotten_command,
+)
 from lester.cli.runs_cmd import run_command, runs_command, show_command
 
 
@@ -29,3 +35,7 @@ main.add_command(datagen)
 main.add_command(run_command)
 main.add_command(runs_command)
 main.add_command(show_command)
+main.add_command(affected_command)
+main.add_command(forget_values_command)
+main.add_command(forget_rows_command)
+main.add_command(verify_forgotten_command)

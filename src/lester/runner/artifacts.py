@@ -47,6 +47,53 @@ class CapturedSplit:
         return np.unique(positions[positions >= 0]).astype(np.int64)
 
 
+def load_stored_pipeline(run: Any) -> Any:
+    """The run's pipeline, imported from the code captured with the run (not from the
+    file it was run from, which may have changed since)."""
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    from lester.pipeline import load_pipeline
+
+    code = run.bytes("pipeline.py")
+    name = run.json("pipeline")["name"]
+    folder = Path(tempfile.gettempdir()) / "lester-pipelines" / hashlib.sha256(code).hexdigest()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.py"
+    if not path.exists():
+        path.write_bytes(code)
+    return load_pipeline(path)
+
+
+def load_model(run: Any, pipeline: Any = None) -> Any:
+    """The run's trained model: sklearn via skops, skorch rebuilt from the pipeline's
+    factory and the saved weights."""
+    from lester.runner import models
+
+    spec = run.json("model/spec")
+    if spec["kind"] != "skorch":
+        return run.sklearn("model")
+    pipeline = pipeline or load_stored_pipeline(run)
+    return models.rebuild_skorch(
+        pipeline.create_model, spec["num_features"], run.torch("model/weights")
+    )
+
+
+def read_matrix_rows(run: Any, name: str, positions: np.ndarray) -> np.ndarray:
+    """Rows of a dense matrix at ``positions``, reading only the chunks that hold them."""
+    positions = np.asarray(positions, dtype=np.int64)
+    chunk_of, inside = run.locate(name, positions)
+    starts = np.concatenate([[0], np.cumsum([chunk.rows for chunk in run.chunks(name)])])
+    shape = run.matrix_shape(name)
+    rows = np.empty((len(positions), *shape[1:]), dtype=run.matrix_rows(name, 0, 0).dtype)
+    for index in np.unique(chunk_of):
+        selected = chunk_of == index
+        chunk = run.matrix_rows(name, int(starts[index]), int(starts[index + 1]), mmap=True)
+        rows[selected] = np.asarray(chunk[inside[selected]])
+    return rows
+
+
 def load_keys(run: Any, source: str) -> pd.Index:
     """A source's tuple keys, by tuple id."""
     table = run.table(f"sources/{source}/keys")

@@ -79,6 +79,22 @@ def source_records(prepared: TrackedFrame, paths: Mapping[str, str]) -> list[Sou
     return records
 
 
+def source_readers(prepared: TrackedFrame) -> dict[str, dict[str, Any]]:
+    """How each source was read (reader and its options), to read it again identically."""
+    readers = {}
+    for name, frame in source_frames(prepared).items():
+        node = frame._node
+        options = {k: v for k, v in node.reader_options.items() if _is_json(v)}
+        readers[name] = {"reader": node.reader, "options": options, "path": node.path}
+    return readers
+
+
+def _is_json(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool | type(None)) or (
+        isinstance(value, list | tuple) and all(_is_json(v) for v in value)
+    )
+
+
 def label_columns(pipeline: Pipeline, data: pd.DataFrame, sample_rows: int = 200) -> list[str]:
     """The prepared columns ``extract_label`` reads, found by dropping and permuting each
     column on a sample: a column counts when dropping it fails or permuting it changes y."""
@@ -188,6 +204,7 @@ def capture(
     writer.put_json("timings", outputs.timings)
     records = source_records(prepared, paths)
     writer.put_json("sources", [record.to_dict() for record in records])
+    writer.put_json("source_readers", source_readers(prepared))
     writer.put_bytes("pipeline.py", pipeline.code.encode("utf-8"))
     writer.put_json(
         "pipeline",

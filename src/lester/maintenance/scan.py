@@ -1,0 +1,157 @@
+"""Prove that deleted values are gone: scan every byte of the store for them.
+
+Every file under the store root is read: run objects, manifests, the SQLite catalog and its
+write-ahead log, locks, temporary files. Raw bytes are searched for each value's UTF-8
+encoding; compressed containers are searched after decoding too (Parquet string columns,
+the members of skops zip files), since compression would hide a value from a raw search.
+
+Values shorter than ``MIN_LENGTH`` characters (e.g. a country code) also occur by chance
+and in rows that were never forgotten; they are reported as not checkable, not as found.
+
+Examples
+--------
+>>> import tempfile
+>>> from pathlib import Path
+>>> root = Path(tempfile.mkdtemp())
+>>> _ = (root / "a.json").write_text('{"subject": "card 4111 1111 1111 1111"}')
+>>> scan_files(root, ["4111 1111 1111 1111"]).found
+[('a.json', 0)]
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+MIN_LENGTH = 6
+
+
+@dataclass
+class ScanResult:
+    """What a scan read and where (file, value index) it found a value."""
+
+    files: int = 0
+    bytes: int = 0
+    checked: int = 0
+    too_short: int = 0
+    found: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        """No checked value occurs anywhere."""
+        return not self.found
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (file names and value indices, never the values)."""
+        return {
+            "files": self.files,
+            "bytes": self.bytes,
+            "values_checked": self.checked,
+            "values_too_short_to_check": self.too_short,
+            "found": [{"file": name, "value": index} for name, index in self.found],
+            "clean": self.clean,
+        }
+
+
+def scan_files(root: str | Path, values: list[str]) -> ScanResult:
+    """Search every file under ``root`` for the given string values."""
+    root = Path(root)
+    needles = [(i, v.encode("utf-8")) for i, v in enumerate(values) if len(v) >= MIN_LENGTH]
+    result = ScanResult(checked=len(needles), too_short=len(values) - len(needles))
+    if not needles:
+        return result
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        try:
+            content = path.read_bytes()
+        except OSError:
+            continue  # a file removed while scanning (a temporary file) holds nothing any more
+        result.files += 1
+        result.bytes += len(content)
+        texts = [content, *_decoded(path, content)]
+        name = str(path.relative_to(root))
+        for index, needle in needles:
+            if any(needle in text for text in texts):
+                result.found.append((name, index))
+    return result
+
+
+def _decoded(path: Path, content: bytes) -> list[bytes]:
+    """Decompressed views of a container file (none for other files)."""
+    if content[:4] == b"PAR1":
+        return _parquet_strings(content)
+    if content[:2] == b"PK":
+        return _zip_members(content)
+    return []
+
+
+def _parquet_strings(content: bytes) -> list[bytes]:
+    try:
+        table = pq.read_table(pa.BufferReader(content))
+    except (pa.ArrowInvalid, OSError):
+        return []
+    texts = []
+    for column in table.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            values = [value for value in column.to_pylist() if value is not None]
+            texts.append("\x00".join(values).encode("utf-8"))
+    return texts
+
+
+def _zip_members(content: bytes) -> list[bytes]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            return [archive.read(member) for member in archive.namelist()]
+    except zipfile.BadZipFile:
+        return []
+
+
+def memorised_values(estimator: object, values: list[str], path: str = "encoders") -> list[str]:
+    """Where a fitted estimator memorised any of the values (vocabularies, category lists,
+    any string attribute), as attribute paths.
+
+    Examples
+    --------
+    >>> from sklearn.preprocessing import OneHotEncoder
+    >>> import numpy as np
+    >>> encoder = OneHotEncoder().fit(np.array([["leak-1234"], ["ok"]]))
+    >>> memorised_values(encoder, ["leak-1234"])
+    ['encoders.categories_[0]']
+    """
+    wanted = {value for value in values if value}
+    found: list[str] = []
+    _walk(estimator, wanted, path, found, set())
+    return found
+
+
+def _walk(value: object, wanted: set[str], path: str, found: list[str], seen: set[int]) -> None:
+    import numpy as np
+
+    if isinstance(value, str):
+        if value in wanted or any(w in value for w in wanted if len(w) >= MIN_LENGTH):
+            found.append(path)
+        return
+    if id(value) in seen or isinstance(value, int | float | bool | bytes | type(None)):
+        return
+    seen.add(id(value))
+    if isinstance(value, np.ndarray):
+        strings = value.dtype.kind in "OUS"
+        if strings and any(isinstance(v, str) and v in wanted for v in value.ravel().tolist()):
+            found.append(path)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and key in wanted:
+                found.append(f"{path}[{key!r}]")
+            _walk(item, wanted, f"{path}[{key!r}]", found, seen)
+        return
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _walk(item, wanted, f"{path}[{i}]", found, seen)
+        return
+    for name, item in getattr(value, "__dict__", {}).items():
+        _walk(item, wanted, f"{path}.{name}", found, seen)

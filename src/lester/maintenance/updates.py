@@ -1,0 +1,403 @@
+"""Update a captured run when source tuples are deleted: ``forget_values`` and ``forget_rows``.
+
+Each update reads only what the selected tuples reach (their rows, found through the
+stored provenance; the X ranges of the affected columns, found through the matrix column
+provenance), rewrites only the chunks holding them as a new version of the run (the store
+switches versions atomically and deletes the old version's files), updates the model
+without retraining (see :mod:`lester.maintenance.unlearning`), appends to the run's audit
+log and finally scans every byte of the store for the deleted values.
+
+Examples
+--------
+>>> import tempfile
+>>> from lester.store import Store
+>>> forget_values(Store(tempfile.mkdtemp()), "nope", Selection("mails", keys=("M1",)), "subject")
+Traceback (most recent call last):
+...
+lester.store.errors.UnknownRunError: unknown run 'nope'; the store has 0 runs
+"""
+
+from __future__ import annotations
+
+import getpass
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lester.errors import LesterError, describe_names
+from lester.features import MatrixColumnProvenance
+from lester.maintenance.scan import ScanResult, memorised_values, scan_files
+from lester.maintenance.selection import Selection, check_column, match_source, resolve_keys
+from lester.runner.artifacts import (
+    load_model,
+    load_provenance,
+    load_stored_pipeline,
+    read_matrix_rows,
+)
+
+SPLITS = ("train", "test")
+
+
+class NothingToUpdateError(LesterError, ValueError):
+    """The selected tuples or column reach no artifact of the run."""
+
+
+class MemorisedValueError(LesterError, ValueError):
+    """A fitted encoder memorised a value that must be forgotten."""
+
+
+class ForgottenValueFoundError(LesterError, RuntimeError):
+    """A deleted value is still somewhere in the store."""
+
+
+@dataclass
+class UpdateOptions:
+    """How to update the model: see :func:`lester.maintenance.unlearning.update_model`."""
+
+    budget: float | None = None
+    second_order: bool = False
+    compare_retrain: bool = False
+    allow_retrain: bool = False
+    who: str | None = None
+
+
+@dataclass
+class UpdateStatus:
+    """What an update did (Pixeltable-style status object)."""
+
+    run_id: str
+    command: str
+    selection: str
+    column: str | None
+    version_before: int
+    version_after: int
+    rows: dict[str, int] = field(default_factory=dict)
+    columns: list[str] = field(default_factory=list)
+    x_ranges: list[tuple[int, int]] = field(default_factory=list)
+    labels_changed: int = 0
+    model: dict[str, Any] | None = None
+    seconds: float = 0.0
+    scan: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------- reading
+def _source_record(store: Any, run_id: str, selection: Selection) -> Any:
+    sources = store.sources(run_id)
+    record = match_source(sources, selection.source)
+    if record is None:
+        raise NothingToUpdateError(
+            f"run {run_id!r} reads no source {selection.source!r}; it reads "
+            f"{describe_names([s.name for s in sources])}"
+        )
+    return record
+
+
+def read_table_rows(run: Any, name: str, positions: np.ndarray) -> pd.DataFrame:
+    """Rows of a stored table at ``positions`` (in that order), reading only their chunks."""
+    chunk_of, inside = run.locate(name, positions)
+    parts = []
+    order = []
+    for index in np.unique(chunk_of):
+        selected = np.flatnonzero(chunk_of == index)
+        chunk = run.table_chunk(name, int(index))
+        parts.append(chunk.iloc[inside[selected]])
+        order.append(selected)
+    if not parts:
+        return run.table_rows(name, 0, 0)
+    rows = pd.concat(parts, ignore_index=True)
+    return rows.iloc[np.argsort(np.concatenate(order), kind="stable")].reset_index(drop=True)
+
+
+def _touched_rows(run: Any, source: str, ids: np.ndarray) -> dict[str, np.ndarray]:
+    return {
+        split: np.flatnonzero(load_provenance(run, split).rows_touching({source: ids}))
+        for split in SPLITS
+    }
+
+
+def _derived_columns(run: Any, source: str, column: str) -> list[str]:
+    qualified = f"{source}.{column}"
+    column_provenance = run.json("provenance")["column_provenance"]
+    return [c for c, origins in column_provenance.items() if qualified in origins]
+
+
+# ---------------------------------------------------------------------------- encoding
+def reencode(encoder: Any, rows: pd.DataFrame, X: np.ndarray, columns: set[str]) -> np.ndarray:
+    """X rows with the blocks of the fitted encoder that read ``columns`` recomputed from
+    ``rows``; a block that cannot encode a missing value, or yields NaN, becomes zero."""
+    X = np.array(X, copy=True)
+    names = list(getattr(encoder, "feature_names_in_", rows.columns))
+    for name, transformer, spec in encoder.transformers_:
+        used = _column_names(spec, names)
+        if transformer == "drop" or not used or not set(used) & columns:
+            continue
+        block = encoder.output_indices_[name]
+        try:
+            inputs = rows[spec] if isinstance(spec, str) else rows[used]
+            out = (
+                inputs.to_numpy() if transformer == "passthrough" else transformer.transform(inputs)
+            )
+            out = np.asarray(out.toarray() if hasattr(out, "toarray") else out, dtype=X.dtype)
+        except Exception:  # the paper zeroes what cannot be encoded
+            out = np.zeros((len(rows), block.stop - block.start), dtype=X.dtype)
+        X[:, block] = np.nan_to_num(out.reshape(len(rows), -1), nan=0.0)
+    return X
+
+
+def _column_names(spec: Any, names: list[str]) -> list[str]:
+    if isinstance(spec, str):
+        return [spec]
+    if isinstance(spec, slice) or callable(spec):
+        return []
+    items = list(spec)
+    if items and isinstance(items[0], bool | np.bool_):
+        return [n for n, keep in zip(names, items, strict=True) if keep]
+    return [names[i] if isinstance(i, int | np.integer) else str(i) for i in items]
+
+
+def _ranges(features: MatrixColumnProvenance, columns: list[str]) -> list[tuple[int, int]]:
+    known = set(features.columns())
+    return sorted({r for c in columns if c in known for r in features.ranges(c)})
+
+
+# ---------------------------------------------------------------------------- model
+def _model_update(run: Any, pipeline: Any, changes: dict[str, Any], options: UpdateOptions):
+    """Update the run's model for the training rows that changed or went."""
+    from lester.maintenance.unlearning import TrainingDelta, update_model
+
+    model = load_model(run, pipeline)
+    delta = TrainingDelta(
+        X_before=run.matrix("train/X"),
+        y_before=run.matrix("train/y"),
+        removed=changes.get("removed", np.empty(0, np.int64)),
+        changed=changes.get("changed", np.empty(0, np.int64)),
+        X_changed=changes.get("X_changed"),
+        y_changed=changes.get("y_changed"),
+    )
+    kwargs = {
+        "create_model": pipeline.create_model,
+        "second_order": options.second_order,
+        "compare_retrain": options.compare_retrain,
+        "allow_retrain": options.allow_retrain,
+    }
+    if options.budget is not None:
+        kwargs["budget"] = options.budget
+    return update_model(model, delta, **kwargs)
+
+
+def _save_model(update: Any, run: Any, model: Any) -> None:
+    from lester.runner import models
+
+    if run.json("model/spec")["kind"] == "skorch":
+        update.put_torch("model/weights", models.torch_state(model))
+    else:
+        update.put_sklearn("model", model)
+
+
+def _predict(model: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    from lester.runner import models
+
+    return models.predict(model, X)
+
+
+# ---------------------------------------------------------------------------- audit
+def _audit_entry(status: UpdateStatus, keys: pd.Index, options: UpdateOptions) -> dict:
+    """What the audit log keeps: who, when, which keys and columns, counts, model report;
+    never the deleted values."""
+    return {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "who": options.who or getpass.getuser(),
+        "command": status.command,
+        "selection": status.selection,
+        "column": status.column,
+        "keys": [str(key) for key in keys],
+        "rows": status.rows,
+        "columns": status.columns,
+        "x_ranges": status.x_ranges,
+        "labels_changed": status.labels_changed,
+        "model": status.model,
+        "version": status.version_after,
+    }
+
+
+def _append_audit(update: Any, run: Any, entry: dict) -> None:
+    log = run.json("audit") if "audit" in run.artifacts() else []
+    update.put_json("audit", [*log, entry])
+
+
+def _scan(store: Any, values: list[str]) -> ScanResult:
+    result = scan_files(store.root, values)
+    if not result.clean:
+        files = sorted({name for name, _ in result.found})
+        raise ForgottenValueFoundError(
+            f"deleted values are still in the store, in {describe_names(files)}; run "
+            f"`lester verify-forgotten` after fixing the cause"
+        )
+    return result
+
+
+def _string_values(frame: pd.DataFrame) -> list[str]:
+    values = frame.to_numpy(dtype=object).ravel().tolist()
+    return sorted({v for v in values if isinstance(v, str) and v})
+
+
+# ---------------------------------------------------------------------------- forget-values
+def forget_values(
+    store: Any,
+    run_id: str,
+    selection: Selection,
+    column: str,
+    options: UpdateOptions | None = None,
+) -> UpdateStatus:
+    """Null the cells derived from ``column`` of the selected tuples, re-encode their X
+    ranges as the encoder encodes a missing value, recompute their labels, update the model;
+    a new version of the run, then a scan of the whole store for the deleted values."""
+    options = options or UpdateOptions()
+    started = time.perf_counter()
+    run = store.open_run(run_id)
+    record = _source_record(store, run_id, selection)
+    check_column(record, column)
+    keys, ids = resolve_keys(run, record, selection)
+    derived = _derived_columns(run, record.name, column)
+    if not derived:
+        raise NothingToUpdateError(
+            f"no column of run {run_id!r} derives from {record.name}.{column}; nothing to forget"
+        )
+    touched = _touched_rows(run, record.name, ids)
+    if not any(len(rows) for rows in touched.values()):
+        raise NothingToUpdateError(
+            f"the selected tuples ({selection.describe()}) reach no row of run {run_id!r}"
+        )
+    pipeline = load_stored_pipeline(run)
+    encoder = run.sklearn("encoders")
+    features = MatrixColumnProvenance.from_dict(run.json("features"))
+    status = UpdateStatus(
+        run_id, "forget-values", selection.describe(), column, run.version, run.version
+    )
+    status.columns, status.x_ranges = derived, _ranges(features, derived)
+    new_split: dict[str, dict[str, Any]] = {}
+    deleted_values: list[str] = []
+    for split, rows in touched.items():
+        if not len(rows):
+            continue
+        old = read_table_rows(run, f"{split}/data", rows)
+        deleted_values += _string_values(old[derived])
+        new = old.copy()
+        for derived_column in derived:
+            new[derived_column] = None
+        X_new = reencode(encoder, new, read_matrix_rows(run, f"{split}/X", rows), set(derived))
+        y_old = read_matrix_rows(run, f"{split}/y", rows)
+        y_new = np.asarray(pipeline.extract_label(new)).astype(y_old.dtype)
+        status.labels_changed += int((y_new != y_old).sum())
+        new_split[split] = {"rows": rows, "data": new, "X": X_new, "y": y_new}
+        status.rows[split] = len(rows)
+    memorised = memorised_values(encoder, deleted_values)
+    if memorised:
+        raise MemorisedValueError(
+            f"the fitted encoders memorised values to forget, at {describe_names(memorised)}; "
+            f"forgetting them would change the feature space: re-run the pipeline on the "
+            f"cleaned sources instead"
+        )
+    model, report = _updated_model(run, pipeline, new_split.get("train"), options)
+    status.model = report.to_dict()
+    with store.update_run(run_id, note=f"forget-values {selection.describe()} {column}") as update:
+        for split, change in new_split.items():
+            update.replace_rows(f"{split}/data", change["rows"], change["data"])
+            update.replace_rows(f"{split}/X", change["rows"], change["X"])
+            update.replace_rows(f"{split}/y", change["rows"], change["y"])
+        _save_model(update, run, model)
+        _refresh_predictions(update, run, model, new_split.get("test"))
+        status.version_after = run.version + 1
+        _append_audit(update, run, _audit_entry(status, keys, options))
+    status.seconds = time.perf_counter() - started
+    status.scan = _scan(store, deleted_values).to_dict()
+    return status
+
+
+def _updated_model(run: Any, pipeline: Any, train_change: dict | None, options: UpdateOptions):
+    changes: dict[str, Any] = {}
+    if train_change is not None:
+        changes = {"changed": train_change["rows"], "X_changed": train_change["X"],
+                   "y_changed": train_change["y"]}  # fmt: skip
+    return _model_update(run, pipeline, changes, options)
+
+
+def _refresh_predictions(update: Any, run: Any, model: Any, test_change: dict | None) -> None:
+    """Predictions of the changed test rows, by the updated model."""
+    if test_change is None:
+        return
+    labels, scores = _predict(model, test_change["X"])
+    stored = run.matrix_rows("test/predictions", 0, 0)
+    update.replace_rows("test/predictions", test_change["rows"], labels.astype(stored.dtype))
+    if scores is not None and "test/scores" in run.artifacts():
+        update.replace_rows("test/scores", test_change["rows"], scores)
+
+
+# ---------------------------------------------------------------------------- forget-rows
+def forget_rows(
+    store: Any, run_id: str, selection: Selection, options: UpdateOptions | None = None
+) -> UpdateStatus:
+    """Remove every training and test row derived from the selected tuples from data,
+    provenance, X, y and predictions, and update the model as if trained without them."""
+    options = options or UpdateOptions()
+    started = time.perf_counter()
+    run = store.open_run(run_id)
+    record = _source_record(store, run_id, selection)
+    keys, ids = resolve_keys(run, record, selection)
+    touched = _touched_rows(run, record.name, ids)
+    if not any(len(rows) for rows in touched.values()):
+        raise NothingToUpdateError(
+            f"the selected tuples ({selection.describe()}) reach no row of run {run_id!r}"
+        )
+    pipeline = load_stored_pipeline(run)
+    status = UpdateStatus(
+        run_id, "forget-rows", selection.describe(), None, run.version, run.version
+    )
+    status.rows = {split: len(rows) for split, rows in touched.items()}
+    deleted_values = _string_values(
+        pd.concat([read_table_rows(run, f"{s}/data", r) for s, r in touched.items()])
+    )
+    model, report = _model_update(run, pipeline, {"removed": touched["train"]}, options)
+    status.model = report.to_dict()
+    with store.update_run(run_id, note=f"forget-rows {selection.describe()}") as update:
+        for split, rows in touched.items():
+            if not len(rows):
+                continue
+            for artifact in ("data", "provenance", "X", "y"):
+                update.delete_rows(f"{split}/{artifact}", rows)
+        if len(touched["test"]):
+            update.delete_rows("test/predictions", touched["test"])
+            if "test/scores" in run.artifacts():
+                update.delete_rows("test/scores", touched["test"])
+        _forget_keys(update, run, record.name, ids)
+        _save_model(update, run, model)
+        status.version_after = run.version + 1
+        _append_audit(update, run, _audit_entry(status, keys, options))
+    status.seconds = time.perf_counter() - started
+    status.scan = _scan(store, _unique_to_forgotten(store, run_id, deleted_values)).to_dict()
+    return status
+
+
+def _forget_keys(update: Any, run: Any, source: str, ids: np.ndarray) -> None:
+    """The forgotten tuples' keys are blanked; tuple ids of the others stay valid."""
+    name = f"sources/{source}/keys"
+    keys = run.table(name)
+    blank = pd.DataFrame({keys.columns[0]: pd.Series([None] * len(ids), dtype=object)})
+    update.replace_rows(name, ids, blank.astype(keys.dtypes.iloc[0], errors="ignore"))
+
+
+def _unique_to_forgotten(store: Any, run_id: str, values: list[str]) -> list[str]:
+    """The values of forgotten rows that no remaining row holds: only those must be gone
+    (the country of a forgotten customer is still the country of others)."""
+    run = store.open_run(run_id)
+    remaining: set[str] = set()
+    for split in SPLITS:
+        remaining.update(_string_values(run.table(f"{split}/data")))
+    return [value for value in values if value not in remaining]
