@@ -119,7 +119,7 @@ def load_pipeline(path: str | Path) -> Pipeline:
     if not path.is_file():
         raise PipelineError(f"pipeline file {path} does not exist")
     code = path.read_text(encoding="utf-8")
-    module = _import_module(path)
+    module = _import_module(path, code)
     missing = [name for name in CONTRACT if not callable(getattr(module, name, None))]
     if missing:
         raise PipelineError(
@@ -138,8 +138,23 @@ def load_pipeline(path: str | Path) -> Pipeline:
     )
 
 
-def _import_module(path: Path) -> Any:
-    module_name = f"lester_pipeline_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
+def module_name_for(code: str) -> str:
+    """The module name of a pipeline: from its code's sha256, so the code stored with a
+    run imports under the same name, and objects pickled by reference (functions in
+    encoders, torch modules) resolve again.
+
+    Examples
+    --------
+    >>> module_name_for("x = 1")[:16]
+    'lester_pipeline_'
+    """
+    return f"lester_pipeline_{hashlib.sha256(code.encode('utf-8')).hexdigest()[:16]}"
+
+
+def _import_module(path: Path, code: str) -> Any:
+    module_name = module_name_for(code)
+    if module_name in sys.modules:
+        return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise PipelineError(f"cannot import {path} as a Python module")

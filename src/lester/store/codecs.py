@@ -35,6 +35,9 @@ from lester.errors import describe_names
 from lester.store.errors import StoreError, UntrustedTypeError
 
 TRUSTED_PACKAGES = ("sklearn", "numpy", "scipy", "lester")
+# Functions and classes of a run's own pipeline module (named after its code's sha256; the
+# code is stored and hashed with the run) may appear in its encoders and models.
+PIPELINE_MODULE_PREFIX = "lester_pipeline_"
 
 
 class ChunkCodec:
@@ -323,7 +326,12 @@ def _trusted_types(data: bytes) -> list[str]:
     import skops.io
 
     types = skops.io.get_untrusted_types(data=data)
-    untrusted = [name for name in types if name.split(".")[0] not in TRUSTED_PACKAGES]
+    untrusted = [
+        name
+        for name in types
+        if name.split(".")[0] not in TRUSTED_PACKAGES
+        and not name.startswith(PIPELINE_MODULE_PREFIX)
+    ]
     if untrusted:
         raise UntrustedTypeError(
             f"skops data holds types outside {list(TRUSTED_PACKAGES)}: {describe_names(untrusted)}"

@@ -1,0 +1,991 @@
+"""Update a trained model after training rows were removed, changed or added ("unlearning").
+
+When maintenance deletes or corrects source tuples, Lester updates the training data and the
+feature matrix ``X``; :func:`update_model` then brings the trained model up to date without
+retraining it from scratch (Lester paper, section 3.3). The method depends on the model:
+
+========================================  =====================  ==========================
+model (exact type)                         method                 fidelity
+========================================  =====================  ==========================
+``LinearRegression``, ``Ridge``,           ``exact-refit-linear``  exact (closed form)
+``RidgeClassifier``
+``GaussianNB``, ``MultinomialNB``,         ``exact-naive-bayes``   exact (count downdate)
+``BernoulliNB``, ``ComplementNB``
+``LogisticRegression`` (binary, L2)        ``newton``              converged Newton steps
+skorch ``NeuralNetClassifier``             ``first-order``         approximate (Warnecke et
+                                           (``lissa``)             al., NDSS 2023)
+========================================  =====================  ==========================
+
+The input model is never modified: every method returns an updated deep copy.
+
+Models must have been fitted without ``sample_weight`` (``class_weight`` is honoured), on
+the rows of :attr:`TrainingDelta.X_before`. Exact methods match a refit on the retained rows
+up to floating-point rounding (for float64 inputs: to about ``1e-10``).
+
+**Gradient residual.** For the iterative methods, :class:`UpdateReport` gives
+``gradient_norm``, the norm of the gradient of the *per-sample averaged* training objective of
+the retained data at the updated parameters, and ``gradient_residual``, the same norm
+*relative* to the original model's gradient norm on its own training data (floored at
+``1e-8``). ``gradient_residual = 1`` means the updated model is as close to a stationary point
+of its new objective as the original model was of its old one; a converged Newton update gives
+about ``1e-6`` or less. When ``gradient_residual`` exceeds ``budget`` (default
+:data:`DEFAULT_BUDGET` ``= 2.0``), the update is discarded and the model retrained.
+
+Examples
+--------
+>>> import numpy as np
+>>> from sklearn.linear_model import Ridge
+>>> rng = np.random.default_rng(0)
+>>> X, y = rng.normal(size=(50, 3)), rng.normal(size=50)
+>>> delta = TrainingDelta.removal(X, y, [3, 7])
+>>> updated, report = update_model(Ridge().fit(X, y), delta)
+>>> refit = Ridge().fit(delta.X_after(), delta.y_after())
+>>> bool(np.allclose(updated.coef_, refit.coef_, atol=1e-12)), report.method
+(True, 'exact-refit-linear')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+import scipy.special
+from sklearn.base import clone
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, RidgeClassifier
+from sklearn.naive_bayes import BernoulliNB, ComplementNB, GaussianNB, MultinomialNB
+from sklearn.preprocessing import LabelBinarizer, binarize
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.extmath import safe_sparse_dot
+
+from lester.errors import LesterError, describe_names
+from lester.runner import models
+
+DEFAULT_BUDGET = 2.0
+"""Largest relative gradient residual an approximate update may leave before a retrain."""
+
+RESIDUAL_FLOOR = 1e-8
+"""Floor of the original model's gradient norm when making the residual relative."""
+
+NEWTON_TOLERANCE = 1e-10
+NEWTON_MAX_STEPS = 5
+LINE_SEARCH_EXPONENTS = np.arange(-6.0, 3.01, 0.5)  # tau = scale * 10**e, plus tau = 0
+LISSA_DEPTH = 200
+LISSA_DAMPING = 0.01
+LISSA_BATCH = 128
+TORCH_BATCH = 4096
+
+SUPPORTED: dict[str, str] = {
+    "sklearn.linear_model.LinearRegression": "exact-refit-linear",
+    "sklearn.linear_model.Ridge": "exact-refit-linear",
+    "sklearn.linear_model.RidgeClassifier": "exact-refit-linear",
+    "sklearn.naive_bayes.GaussianNB": "exact-naive-bayes",
+    "sklearn.naive_bayes.MultinomialNB": "exact-naive-bayes",
+    "sklearn.naive_bayes.BernoulliNB": "exact-naive-bayes",
+    "sklearn.naive_bayes.ComplementNB": "exact-naive-bayes",
+    "sklearn.linear_model.LogisticRegression": "newton",
+    "skorch.NeuralNetClassifier": "first-order (lissa with second_order=True)",
+}
+"""Model kinds :func:`update_model` updates without retraining, and their method."""
+
+
+class UnsupportedModelError(LesterError, TypeError):
+    """A model (or model configuration) that :func:`update_model` cannot update."""
+
+
+class InvalidDeltaError(LesterError, ValueError):
+    """A :class:`TrainingDelta` whose positions or shapes do not fit its training set."""
+
+
+# ---------------------------------------------------------------------------- report
+@dataclass(frozen=True)
+class UpdateReport:
+    """What :func:`update_model` did, how well and how fast.
+
+    ``gradient_residual`` is relative (see the module docstring), ``gradient_norm`` absolute;
+    both are ``None`` for exact methods and retrains. ``seconds`` covers the update (and a
+    retrain it fell back to), not the optional comparison retrain.
+
+    Examples
+    --------
+    >>> report = UpdateReport("none", None, 0.0, 0, 0, 0, False, "")
+    >>> report.to_dict()["method"]
+    'none'
+    """
+
+    method: str
+    gradient_residual: float | None
+    seconds: float
+    rows_removed: int
+    rows_changed: int
+    rows_added: int
+    retrained: bool
+    reason: str
+    retrain_seconds: float | None = None
+    speedup: float | None = None
+    gradient_norm: float | None = None
+    step: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------------- delta
+def _positions(values: Any, n: int, what: str) -> np.ndarray:
+    positions = np.asarray(values if values is not None else [], dtype=np.int64).ravel()
+    if positions.size and (positions.min() < 0 or positions.max() >= n):
+        raise InvalidDeltaError(f"{what} positions must lie in [0, {n}); got {positions}")
+    if np.unique(positions).size != positions.size:
+        raise InvalidDeltaError(f"{what} positions contain duplicates")
+    return positions
+
+
+def _matrix_like(X: Any, template: Any) -> Any:
+    if sp.issparse(template):
+        return sp.csr_matrix(X)
+    return np.asarray(X.toarray() if sp.issparse(X) else X)
+
+
+def _stack(parts: Sequence[Any]) -> Any:
+    if sp.issparse(parts[0]):
+        return sp.vstack(parts, format="csr")
+    return np.concatenate(parts)
+
+
+@dataclass(frozen=True)
+class TrainingDelta:
+    """How the training set changes: rows removed, rows whose features/labels changed, rows
+    added.
+
+    Positions index rows of ``X_before``. ``X_changed``/``y_changed`` hold the new values of
+    the ``changed`` rows in that order; ``None`` keeps the old features (or labels).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X, y = np.arange(8.0).reshape(4, 2), np.array([0, 1, 0, 1])
+    >>> delta = TrainingDelta(X, y, removed=[0], changed=[2], y_changed=[1],
+    ...                       X_added=[[9.0, 9.0]], y_added=[0])
+    >>> delta.X_after().tolist(), delta.y_after().tolist()
+    ([[2.0, 3.0], [4.0, 5.0], [6.0, 7.0], [9.0, 9.0]], [1, 1, 1, 0])
+    """
+
+    X_before: Any
+    y_before: np.ndarray
+    removed: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, np.int64))
+    changed: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, np.int64))
+    X_changed: Any = None
+    y_changed: np.ndarray | None = None
+    X_added: Any = None
+    y_added: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        X = self.X_before if sp.issparse(self.X_before) else np.asarray(self.X_before)
+        if X.ndim != 2:
+            raise InvalidDeltaError(f"X_before must be 2-D; got shape {X.shape}")
+        n, d = X.shape
+        y = np.asarray(self.y_before)
+        if y.shape[:1] != (n,):
+            raise InvalidDeltaError(f"y_before has {y.shape[:1]} rows; X_before has {n}")
+        removed = _positions(self.removed, n, "removed")
+        changed = _positions(self.changed, n, "changed")
+        if np.intersect1d(removed, changed).size:
+            raise InvalidDeltaError("a row cannot be both removed and changed")
+        X_changed = X[changed] if self.X_changed is None else _matrix_like(self.X_changed, X)
+        y_changed = y[changed] if self.y_changed is None else np.asarray(self.y_changed)
+        X_added = X[:0] if self.X_added is None else _matrix_like(self.X_added, X)
+        y_added = y[:0] if self.y_added is None else np.asarray(self.y_added)
+        for name, rows, labels, count in [
+            ("changed", X_changed, y_changed, changed.size),
+            ("added", X_added, y_added, X_added.shape[0]),
+        ]:
+            if rows.ndim != 2 or rows.shape != (count, d) or labels.shape[:1] != (count,):
+                raise InvalidDeltaError(
+                    f"X_{name}/y_{name} must have {count} rows of {d} features; got "
+                    f"{rows.shape} and {labels.shape}"
+                )
+        for name, value in [("X_before", X), ("y_before", y), ("removed", removed)]:
+            object.__setattr__(self, name, value)
+        for name, value in [("changed", changed), ("X_changed", X_changed)]:
+            object.__setattr__(self, name, value)
+        for name, value in [("y_changed", y_changed), ("X_added", X_added)]:
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "y_added", y_added)
+
+    @classmethod
+    def removal(cls, X_before: Any, y_before: Any, rows: Any) -> TrainingDelta:
+        """A delta that only removes ``rows`` (positions into ``X_before``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> TrainingDelta.removal(np.zeros((3, 1)), np.zeros(3), [1]).y_after().tolist()
+        [0.0, 0.0]
+        """
+        return cls(X_before, np.asarray(y_before), removed=np.asarray(rows))
+
+    @property
+    def num_rows_before(self) -> int:
+        """Rows of ``X_before``."""
+        return int(self.X_before.shape[0])
+
+    @property
+    def num_rows_after(self) -> int:
+        """Rows of :meth:`X_after`."""
+        return self.num_rows_before - self.removed.size + int(self.X_added.shape[0])
+
+    @property
+    def num_features(self) -> int:
+        """Columns of ``X``."""
+        return int(self.X_before.shape[1])
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether nothing is removed, changed or added."""
+        return not (self.removed.size or self.changed.size or self.X_added.shape[0])
+
+    def kept(self) -> np.ndarray:
+        """Positions of the rows that are not removed, in order."""
+        return np.setdiff1d(np.arange(self.num_rows_before), self.removed, assume_unique=True)
+
+    def X_after(self) -> Any:
+        """The retained rows (with changes applied) followed by the added rows."""
+        kept = self.kept()
+        where = np.searchsorted(kept, self.changed)
+        if sp.issparse(self.X_before):
+            index = kept.copy()
+            index[where] = self.num_rows_before + np.arange(self.changed.size)
+            retained = _stack([self.X_before, self.X_changed])[index]
+        else:
+            retained = self.X_before[kept]
+            retained[where] = self.X_changed
+        return _stack([retained, self.X_added])
+
+    def y_after(self) -> np.ndarray:
+        """The labels of :meth:`X_after`."""
+        retained = self.y_before[self.kept()]
+        retained[np.searchsorted(self.kept(), self.changed)] = self.y_changed
+        return np.concatenate([retained, self.y_added])
+
+    def old_rows(self) -> tuple[Any, np.ndarray]:
+        """Features and labels that leave the training set (removed rows, changed rows' old
+        values)."""
+        positions = np.concatenate([self.removed, self.changed])
+        return self.X_before[positions], self.y_before[positions]
+
+    def new_rows(self) -> tuple[Any, np.ndarray]:
+        """Features and labels that enter it (changed rows' new values, added rows)."""
+        X = _stack([self.X_changed, self.X_added])
+        return X, np.concatenate([self.y_changed, self.y_added])
+
+
+# ---------------------------------------------------------------------------- outcome
+@dataclass(frozen=True)
+class _Outcome:
+    """What one update method produced (before the budget check)."""
+
+    model: Any
+    method: str
+    gradient_norm: float | None = None
+    gradient_residual: float | None = None
+    step: float | None = None
+    retrain_reason: str = ""  # non-empty: the method cannot update this delta; retrain
+
+
+@dataclass(frozen=True)
+class _Options:
+    second_order: bool
+    seed: int
+    step: float | None
+
+
+def _relative(norm: float, baseline: float) -> float:
+    return float(norm / max(baseline, RESIDUAL_FLOOR))
+
+
+def _float_dtype(X: Any) -> np.dtype:
+    return X.dtype if np.issubdtype(X.dtype, np.floating) else np.dtype(np.float64)
+
+
+def _dense64(X: Any) -> np.ndarray:
+    return np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------- linear models
+def _centered(X: np.ndarray, Y: np.ndarray, weights: np.ndarray, fit_intercept: bool) -> tuple:
+    if not fit_intercept:
+        return X, Y, np.zeros(X.shape[1]), np.zeros(Y.shape[1])
+    X_offset = np.average(X, axis=0, weights=weights)
+    Y_offset = np.average(Y, axis=0, weights=weights)
+    return X - X_offset, Y - Y_offset, X_offset, Y_offset
+
+
+def _ridge_solution(X: Any, Y: np.ndarray, weights: np.ndarray, alpha: Any, fit_intercept: bool):
+    """``argmin sum_i w_i ||y_i - x_i W - b||^2 + alpha ||W||^2`` (intercept unpenalised)."""
+    if sp.issparse(X):
+        X_offset = np.asarray(X.T @ weights).ravel() / weights.sum() if fit_intercept else None
+        Y_offset = np.average(Y, axis=0, weights=weights) if fit_intercept else None
+        gram = (X.T @ sp.diags(weights) @ X).toarray()
+        cross = np.asarray(X.T @ (weights[:, None] * Y))
+        if fit_intercept:
+            gram -= weights.sum() * np.outer(X_offset, X_offset)
+            cross -= weights.sum() * np.outer(X_offset, Y_offset)
+        X_offset = np.zeros(X.shape[1]) if X_offset is None else X_offset
+        Y_offset = np.zeros(Y.shape[1]) if Y_offset is None else Y_offset
+    else:
+        Xc, Yc, X_offset, Y_offset = _centered(_dense64(X), Y, weights, fit_intercept)
+        gram = Xc.T @ (weights[:, None] * Xc)
+        cross = Xc.T @ (weights[:, None] * Yc)
+    alphas = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (Y.shape[1],))
+    coef = np.column_stack(
+        [
+            scipy.linalg.solve(gram + a * np.eye(gram.shape[0]), cross[:, j], assume_a="pos")
+            for j, a in enumerate(alphas)
+        ]
+    ).T
+    return coef, Y_offset - coef @ X_offset
+
+
+def _update_ridge(model: Any, delta: TrainingDelta, options: _Options) -> _Outcome:
+    X, y = delta.X_after(), delta.y_after()
+    updated = copy.deepcopy(model)
+    weights = np.ones(X.shape[0])
+    if isinstance(model, RidgeClassifier):
+        binarizer = LabelBinarizer(pos_label=1, neg_label=-1)
+        Y = binarizer.fit_transform(y).astype(np.float64)
+        if model.class_weight:
+            weights = compute_sample_weight(model.class_weight, y)
+        updated._label_binarizer, updated.classes_ = binarizer, binarizer.classes_
+    else:
+        Y = np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
+    coef, intercept = _ridge_solution(X, Y, weights, model.alpha, model.fit_intercept)
+    dtype = _float_dtype(X)
+    single = np.ndim(y) == 1 and not isinstance(model, RidgeClassifier)
+    updated.coef_ = (coef.ravel() if single else coef).astype(dtype)
+    if model.fit_intercept:
+        updated.intercept_ = (intercept[0] if single else intercept).astype(dtype)
+    else:
+        updated.intercept_ = 0.0
+    updated.n_iter_, updated.solver_ = None, "cholesky"
+    return _Outcome(updated, "exact-refit-linear")
+
+
+def _update_linear_regression(model: Any, delta: TrainingDelta, options: _Options) -> _Outcome:
+    X, y = _dense64(delta.X_after()), np.asarray(delta.y_after(), dtype=np.float64)
+    ones = np.ones(X.shape[0])
+    Xc, Yc, X_offset, Y_offset = _centered(X, y.reshape(len(y), -1), ones, model.fit_intercept)
+    coef, _, rank, singular = scipy.linalg.lstsq(Xc, Yc, cond=model.tol)
+    coef = coef.T
+    updated = copy.deepcopy(model)
+    dtype = _float_dtype(delta.X_before)
+    updated.coef_ = (coef.ravel() if y.ndim == 1 else coef).astype(dtype)
+    intercept = Y_offset - coef @ X_offset
+    if model.fit_intercept:
+        updated.intercept_ = (intercept[0] if y.ndim == 1 else intercept).astype(dtype)
+    else:
+        updated.intercept_ = 0.0
+    updated.rank_, updated.singular_ = rank, singular
+    return _Outcome(updated, "exact-refit-linear")
+
+
+# ---------------------------------------------------------------------------- naive Bayes
+def _class_moments(X: np.ndarray, y: np.ndarray, classes: np.ndarray) -> tuple:
+    """Per-class count, mean and sum of squared deviations (M2) of the rows ``X``."""
+    counts = np.zeros(classes.size)
+    means = np.zeros((classes.size, X.shape[1]))
+    m2 = np.zeros_like(means)
+    for index, label in enumerate(classes):
+        rows = X[y == label]
+        if rows.shape[0]:
+            counts[index] = rows.shape[0]
+            means[index] = rows.mean(axis=0)
+            m2[index] = ((rows - means[index]) ** 2).sum(axis=0)
+    return counts, means, m2
+
+
+def _merge_moments(a: tuple, b: tuple, sign: int) -> tuple:
+    """Chan et al.'s merge of (count, mean, M2) of two row sets; ``sign=-1`` removes ``b``
+    from ``a`` (b must be a subset of a)."""
+    n_a, mean_a, m2_a = a
+    n_b, mean_b, m2_b = b
+    n = n_a + sign * n_b
+    safe_n = np.where(n > 0, n, 1.0)[:, None]
+    mean = (n_a[:, None] * mean_a + sign * n_b[:, None] * mean_b) / safe_n
+    # For removal, the merge formula is solved for the remaining set's M2.
+    spread = mean - mean_b if sign < 0 else mean_b - mean_a
+    factor = (n * n_b / np.where(n_a > 0, n_a, 1.0)) if sign < 0 else (n_a * n_b / safe_n[:, 0])
+    m2 = m2_a + sign * m2_b + sign * factor[:, None] * spread**2
+    return n, mean, np.maximum(m2, 0.0)
+
+
+def _classes_after(model: Any, delta: TrainingDelta, counts: np.ndarray) -> str:
+    """Why the class set changes (empty when it does not)."""
+    _, new_labels = delta.new_rows()
+    unknown = np.setdiff1d(new_labels, model.classes_)
+    if unknown.size:
+        return f"labels {describe_names(unknown.tolist())} are new to the model"
+    if np.any(counts <= 0):
+        return f"classes {describe_names(model.classes_[counts <= 0].tolist())} lose all rows"
+    return ""
+
+
+def _update_gaussian_nb(model: Any, delta: TrainingDelta, options: _Options) -> _Outcome:
+    classes = model.classes_
+    X_old, y_old = delta.old_rows()
+    X_new, y_new = delta.new_rows()
+    before = (
+        model.class_count_.astype(np.float64),
+        model.theta_.astype(np.float64),
+        (model.var_ - model.epsilon_) * model.class_count_[:, None],
+    )
+    removed = _merge_moments(before, _class_moments(_dense64(X_old), y_old, classes), -1)
+    added = _class_moments(_dense64(X_new), y_new, classes)
+    reason = _classes_after(model, delta, removed[0] + added[0])
+    if reason:
+        return _Outcome(model, "exact-naive-bayes", retrain_reason=reason)
+    counts, means, m2 = _merge_moments(removed, added, +1)
+    total = _pooled_variance(counts, means, m2)
+    updated = copy.deepcopy(model)
+    dtype = model.theta_.dtype
+    updated.epsilon_ = model.var_smoothing * total.max()
+    updated.class_count_ = counts.astype(model.class_count_.dtype)
+    updated.theta_ = means.astype(dtype)
+    updated.var_ = (m2 / counts[:, None] + updated.epsilon_).astype(dtype)
+    if model.priors is None:
+        updated.class_prior_ = updated.class_count_ / updated.class_count_.sum()
+    return _Outcome(updated, "exact-naive-bayes")
+
+
+def _pooled_variance(counts: np.ndarray, means: np.ndarray, m2: np.ndarray) -> np.ndarray:
+    """Per-feature variance of all rows, from the per-class moments."""
+    total = counts.sum()
+    mean = (counts[:, None] * means).sum(axis=0) / total
+    within = m2.sum(axis=0)
+    between = (counts[:, None] * (means - mean) ** 2).sum(axis=0)
+    return (within + between) / total
+
+
+def _discrete_counts(model: Any, X: Any, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class row counts and feature sums, as the model's ``_count`` would add them."""
+    if isinstance(model, BernoulliNB) and model.binarize is not None:
+        X = binarize(X, threshold=model.binarize)
+    onehot = (np.asarray(y)[:, None] == model.classes_[None, :]).astype(np.float64)
+    return onehot.sum(axis=0), np.asarray(safe_sparse_dot(onehot.T, X, dense_output=True))
+
+
+def _update_discrete_nb(model: Any, delta: TrainingDelta, options: _Options) -> _Outcome:
+    old_counts, old_features = _discrete_counts(model, *delta.old_rows())
+    new_counts, new_features = _discrete_counts(model, *delta.new_rows())
+    class_count = model.class_count_ - old_counts + new_counts
+    reason = _classes_after(model, delta, class_count)
+    if reason:
+        return _Outcome(model, "exact-naive-bayes", retrain_reason=reason)
+    updated = copy.deepcopy(model)
+    updated.class_count_ = class_count
+    updated.feature_count_ = model.feature_count_ - old_features + new_features
+    if isinstance(model, ComplementNB):
+        updated.feature_all_ = updated.feature_count_.sum(axis=0)
+    # sklearn's own finalisation after counting, so smoothing matches a refit exactly.
+    updated._update_feature_log_prob(updated._check_alpha())
+    updated._update_class_log_prior(class_prior=updated.class_prior)
+    return _Outcome(updated, "exact-naive-bayes")
+
+
+# ---------------------------------------------------------------------------- logistic
+def _logistic_penalty(model: LogisticRegression) -> str | None:
+    """The penalty sklearn applies (``penalty`` is deprecated in favour of ``l1_ratio``)."""
+    penalty = model.penalty
+    if penalty == "deprecated":
+        ratio = model.l1_ratio
+        penalty = "l2" if ratio in (0, None) else ("l1" if ratio == 1 else "elasticnet")
+    if penalty == "elasticnet" and model.l1_ratio == 0:
+        penalty = "l2"
+    if penalty in (None, "none") or np.isinf(model.C):
+        return None
+    return penalty
+
+
+def _logistic_unsupported(model: LogisticRegression) -> str:
+    if len(model.classes_) != 2:
+        return f"LogisticRegression with {len(model.classes_)} classes (only binary)"
+    penalty = _logistic_penalty(model)
+    if penalty not in ("l2", None):
+        return f"LogisticRegression with penalty {penalty!r} (only L2 or none)"
+    return ""
+
+
+@dataclass(frozen=True)
+class _LogisticObjective:
+    """sklearn's objective ``C sum_i s_i logloss_i + ||w||^2 / 2`` divided by ``C sum_i s_i``.
+
+    Parameters are ``theta = [w, b]`` (``b`` only with an intercept). liblinear also
+    penalises the intercept, as ``(b / intercept_scaling)^2 / 2``.
+    """
+
+    X: Any  # with a column of ones when fitting an intercept
+    target: np.ndarray
+    weights: np.ndarray
+    penalty: np.ndarray  # per-parameter L2 weights of 1 / C
+
+    @classmethod
+    def of(cls, model: LogisticRegression, X: Any, y: np.ndarray) -> _LogisticObjective:
+        weights = np.ones(X.shape[0])
+        if model.class_weight is not None:
+            weights = compute_sample_weight(model.class_weight, y)
+        inverse_c = 0.0 if _logistic_penalty(model) is None else 1.0 / model.C
+        penalty = np.full(X.shape[1], inverse_c)
+        if model.fit_intercept:
+            X = (
+                sp.hstack([X, np.ones((X.shape[0], 1))], format="csr")
+                if sp.issparse(X)
+                else (np.hstack([_dense64(X), np.ones((X.shape[0], 1))]))
+            )
+            scaling = model.intercept_scaling if model.solver == "liblinear" else np.inf
+            penalty = np.append(penalty, inverse_c / scaling**2)
+        target = (np.asarray(y) == model.classes_[1]).astype(np.float64)
+        return cls(X if sp.issparse(X) else _dense64(X), target, weights, penalty)
+
+    def _probabilities(self, theta: np.ndarray) -> np.ndarray:
+        return scipy.special.expit(np.asarray(self.X @ theta).ravel())
+
+    def value(self, theta: np.ndarray) -> float:
+        z = np.asarray(self.X @ theta).ravel()
+        losses = np.logaddexp(0.0, z) - self.target * z
+        penalty = 0.5 * float(self.penalty @ theta**2)
+        return float((self.weights @ losses + penalty) / self.weights.sum())
+
+    def gradient(self, theta: np.ndarray) -> np.ndarray:
+        residuals = self.weights * (self._probabilities(theta) - self.target)
+        gradient = np.asarray(self.X.T @ residuals).ravel() + self.penalty * theta
+        return gradient / self.weights.sum()
+
+    def hessian(self, theta: np.ndarray) -> np.ndarray:
+        p = self._probabilities(theta)
+        curvature = self.weights * p * (1.0 - p)
+        if sp.issparse(self.X):
+            products = (self.X.T @ sp.diags(curvature) @ self.X).toarray()
+        else:
+            products = self.X.T @ (curvature[:, None] * self.X)
+        return (products + np.diag(self.penalty)) / self.weights.sum()
+
+
+def _factorise(hessian: np.ndarray) -> Any:
+    try:
+        return scipy.linalg.cho_factor(hessian)
+    except np.linalg.LinAlgError:  # unpenalised and (nearly) singular: a tiny ridge
+        jitter = 1e-10 * max(np.trace(hessian) / hessian.shape[0], 1e-12)
+        return scipy.linalg.cho_factor(hessian + jitter * np.eye(hessian.shape[0]))
+
+
+def _newton(objective: _LogisticObjective, theta: np.ndarray) -> tuple[np.ndarray, float]:
+    """Newton steps from ``theta``: the Hessian is factorised once and refreshed only when a
+    step reduces the gradient less than tenfold; Armijo backtracking keeps steps safe."""
+    factor = _factorise(objective.hessian(theta))
+    gradient = objective.gradient(theta)
+    for _ in range(NEWTON_MAX_STEPS):
+        if np.linalg.norm(gradient) <= NEWTON_TOLERANCE:
+            break
+        direction = scipy.linalg.cho_solve(factor, gradient)
+        theta_next = _armijo(objective, theta, gradient, direction)
+        gradient_next = objective.gradient(theta_next)
+        if np.linalg.norm(gradient_next) > 0.1 * np.linalg.norm(gradient):
+            factor = _factorise(objective.hessian(theta_next))
+        theta, gradient = theta_next, gradient_next
+    return theta, float(np.linalg.norm(gradient))
+
+
+def _armijo(
+    objective: _LogisticObjective, theta: np.ndarray, gradient: np.ndarray, direction: np.ndarray
+) -> np.ndarray:
+    value, slope = objective.value(theta), float(gradient @ direction)
+    step = 1.0
+    for _ in range(30):
+        candidate = theta - step * direction
+        if objective.value(candidate) <= value - 1e-4 * step * slope:
+            return candidate
+        step /= 2
+    return theta - step * direction
+
+
+def _update_logistic(model: Any, delta: TrainingDelta, options: _Options) -> _Outcome:
+    reason = _classes_after(model, delta, np.array([1.0, 1.0]))
+    y_after = delta.y_after()
+    if reason or np.unique(y_after).size != 2:
+        return _Outcome(model, "newton", retrain_reason=reason or "one class is left")
+    theta = model.coef_.ravel().astype(np.float64)
+    if model.fit_intercept:
+        theta = np.append(theta, np.ravel(model.intercept_)[0])
+    before = _LogisticObjective.of(model, delta.X_before, delta.y_before)
+    baseline = float(np.linalg.norm(before.gradient(theta)))
+    theta, norm = _newton(_LogisticObjective.of(model, delta.X_after(), y_after), theta)
+    updated = copy.deepcopy(model)
+    d = delta.num_features
+    updated.coef_ = theta[None, :d].astype(model.coef_.dtype)
+    if model.fit_intercept:
+        updated.intercept_ = theta[d:].astype(np.ravel(model.intercept_).dtype)
+    return _Outcome(updated, "newton", norm, _relative(norm, baseline))
+
+
+# ---------------------------------------------------------------------------- skorch
+@dataclass(frozen=True)
+class _TorchData:
+    """Float32 features and int64 labels as torch tensors (the runner's skorch inputs)."""
+
+    X: Any
+    y: Any
+
+    @classmethod
+    def of(cls, X: Any, y: np.ndarray) -> _TorchData:
+        import torch
+
+        X, y = models.prepare_inputs("skorch", X, y)
+        return cls(torch.from_numpy(X), torch.from_numpy(y))
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    def batches(self) -> Iterator[tuple[Any, Any]]:
+        for start in range(0, len(self), TORCH_BATCH):
+            yield self.X[start : start + TORCH_BATCH], self.y[start : start + TORCH_BATCH]
+
+
+class _Network:
+    """The loss of a skorch network as a function of its flattened trainable parameters."""
+
+    def __init__(self, net: Any) -> None:
+        self.net = net
+        self.params = [p for p in net.module_.parameters() if p.requires_grad]
+        reduction = getattr(net.criterion_, "reduction", "mean")
+        self.per_sample_mean = reduction == "mean"
+
+    def vector(self) -> Any:
+        import torch
+
+        return torch.nn.utils.parameters_to_vector(self.params).detach().clone()
+
+    def assign(self, vector: Any) -> None:
+        import torch
+
+        with torch.no_grad():
+            offset = 0
+            for param in self.params:
+                param.copy_(vector[offset : offset + param.numel()].view_as(param))
+                offset += param.numel()
+
+    def _summed_loss(self, X: Any, y: Any) -> Any:
+        loss = self.net.get_loss(self.net.infer(X.to(self.net.device)), y, X=X, training=False)
+        return loss * X.shape[0] if self.per_sample_mean else loss
+
+    def summed_gradient(self, data: _TorchData) -> Any:
+        """Gradient of the SUM of per-sample losses over ``data``."""
+        import torch
+
+        total = torch.zeros(sum(p.numel() for p in self.params), dtype=torch.float64)
+        for X, y in data.batches():
+            grads = torch.autograd.grad(self._summed_loss(X, y), self.params)
+            total += torch.cat([g.reshape(-1) for g in grads]).double()
+        return total
+
+    def mean_loss(self, data: _TorchData) -> float:
+        import torch
+
+        with torch.no_grad():
+            total = sum(float(self._summed_loss(X, y)) for X, y in data.batches())
+        return total / max(len(data), 1)
+
+    def hessian_vector(self, X: Any, y: Any, vector: Any) -> Any:
+        """Hessian of the mean loss over the batch ``X, y`` times ``vector``."""
+        import torch
+
+        loss = self._summed_loss(X, y) / X.shape[0]
+        grads = torch.autograd.grad(loss, self.params, create_graph=True)
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        product = torch.autograd.grad(flat @ vector.to(flat.dtype), self.params)
+        return torch.cat([p.reshape(-1) for p in product]).double()
+
+
+@contextlib.contextmanager
+def _evaluation_mode(net: Any) -> Iterator[None]:
+    """Dropout/batch-norm in eval mode while the update measures losses and gradients."""
+    was_training = net.module_.training
+    net.module_.eval()
+    try:
+        yield
+    finally:
+        net.module_.train(was_training)
+
+
+def _line_search(loss_at: Callable[[float], float], scale: float) -> float:
+    """The tau of ``{0} | scale * 10**LINE_SEARCH_EXPONENTS`` with the least loss (ascending
+    scan, stopped after two increases past the best), refined on a finer grid around it."""
+    best_tau, best_loss = 0.0, loss_at(0.0)
+    increases = 0
+    for tau in scale * 10.0**LINE_SEARCH_EXPONENTS:
+        loss = loss_at(float(tau))
+        if loss < best_loss:
+            best_tau, best_loss, increases = float(tau), loss, 0
+        else:
+            increases += 1
+            if increases == 2 and best_tau > 0:
+                break
+    if best_tau == 0.0:
+        return 0.0
+    for tau in best_tau * 10.0 ** np.array([-0.3, -0.15, 0.15, 0.3]):
+        loss = loss_at(float(tau))
+        if loss < best_loss:
+            best_tau, best_loss = float(tau), loss
+    return best_tau
+
+
+def _lissa(network: _Network, data: _TorchData, vector: Any, seed: int) -> Any:
+    """LiSSA estimate of ``(H + damping * scale * I)^-1 vector`` for the Hessian ``H`` of the
+    mean loss (Agarwal et al., 2017; Koh and Liang, 2017): ``h <- v + (1 - damping) h -
+    H_batch h / scale`` on random mini-batches, then ``h / scale``. ``scale`` is twice the
+    largest Hessian eigenvalue, estimated by power iteration on one larger batch."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    batch = min(LISSA_BATCH, len(data))
+    scale = 2.0 * _largest_eigenvalue(network, data, rng)
+    estimate = vector.clone()
+    for _ in range(LISSA_DEPTH):
+        rows = torch.from_numpy(rng.choice(len(data), size=batch, replace=False))
+        product = network.hessian_vector(data.X[rows], data.y[rows], estimate)
+        estimate = vector + (1.0 - LISSA_DAMPING) * estimate - product / scale
+    return estimate / scale
+
+
+def _largest_eigenvalue(network: _Network, data: _TorchData, rng: np.random.Generator) -> float:
+    import torch
+
+    rows = torch.from_numpy(
+        rng.choice(len(data), size=min(8 * LISSA_BATCH, len(data)), replace=False)
+    )
+    vector = torch.from_numpy(rng.normal(size=int(network.vector().numel())))
+    eigenvalue = 1e-3
+    for _ in range(20):
+        vector = vector / vector.norm()
+        product = network.hessian_vector(data.X[rows], data.y[rows], vector)
+        eigenvalue = max(float(vector @ product), 1e-3)
+        vector = product
+    return eigenvalue
+
+
+def _update_skorch(model: Any, delta: TrainingDelta, options: _Options) -> _Outcome:
+    updated = copy.deepcopy(model)
+    network = _Network(updated)
+    after = _TorchData.of(delta.X_after(), delta.y_after())
+    with _evaluation_mode(updated):
+        theta = network.vector().double()
+        baseline = _mean_gradient_norm(network, _TorchData.of(delta.X_before, delta.y_before))
+        difference = network.summed_gradient(_TorchData.of(*delta.new_rows()))
+        difference -= network.summed_gradient(_TorchData.of(*delta.old_rows()))
+        direction, scale, method = difference, 1.0 / max(len(after), 1), "first-order"
+        if options.second_order:
+            direction = _lissa(network, after, difference, options.seed) / max(len(after), 1)
+            scale, method = 1.0, "lissa"
+
+        def loss_at(tau: float) -> float:
+            network.assign((theta - tau * direction).float())
+            return network.mean_loss(after)
+
+        tau = _line_search(loss_at, scale) if options.step is None else options.step
+        network.assign((theta - tau * direction).float())
+        norm = _mean_gradient_norm(network, after)
+    return _Outcome(updated, method, norm, _relative(norm, baseline), step=tau)
+
+
+def _mean_gradient_norm(network: _Network, data: _TorchData) -> float:
+    return float(network.summed_gradient(data).norm()) / max(len(data), 1)
+
+
+# ---------------------------------------------------------------------------- dispatch
+Updater = Callable[[Any, TrainingDelta, _Options], _Outcome]
+
+_SKLEARN_UPDATERS: dict[type, Updater] = {
+    LinearRegression: _update_linear_regression,
+    Ridge: _update_ridge,
+    RidgeClassifier: _update_ridge,
+    GaussianNB: _update_gaussian_nb,
+    MultinomialNB: _update_discrete_nb,
+    BernoulliNB: _update_discrete_nb,
+    ComplementNB: _update_discrete_nb,
+    LogisticRegression: _update_logistic,
+}
+
+
+def _updater(model: Any) -> tuple[Updater | None, str]:
+    """The update method for ``model``'s exact type, or ``None`` and why it is unsupported.
+
+    Exact types only: a subclass (e.g. ``LogisticRegressionCV``) may optimise another
+    objective.
+    """
+    kind = type(model)
+    if kind in _SKLEARN_UPDATERS:
+        if getattr(model, "positive", False):
+            return None, f"{kind.__name__} with positive=True"
+        if kind is LogisticRegression and _logistic_unsupported(model):
+            return None, _logistic_unsupported(model)
+        return _SKLEARN_UPDATERS[kind], ""
+    if kind.__module__.startswith("skorch") and kind.__name__ == "NeuralNetClassifier":
+        return _update_skorch, ""
+    return None, f"model kind {kind.__module__}.{kind.__qualname__}"
+
+
+def _unsupported_message(what: str) -> str:
+    return (
+        f"cannot update {what} without retraining; supported kinds are "
+        f"{describe_names(SUPPORTED)} (pass allow_retrain=True to retrain instead)"
+    )
+
+
+@contextlib.contextmanager
+def _seeded_torch(model: Any, seed: int) -> Iterator[None]:
+    """Seed torch for a retrain without disturbing the caller's random state."""
+    if models.model_kind(model) != "skorch":
+        yield
+        return
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def _retrain(model: Any, delta: TrainingDelta, create_model: Any, seed: int) -> Any:
+    """Train a fresh model on the retained rows: ``create_model(num_features)`` if given,
+    else an unfitted clone of ``model`` (torch seeded with ``seed`` first, as the runner
+    does, so a network starts from the same initial weights as the original training)."""
+    fresh = create_model(delta.num_features) if create_model is not None else clone(model)
+    with _seeded_torch(fresh, seed):
+        return models.fit(fresh, delta.X_after(), delta.y_after())
+
+
+def _timed_retrain(model: Any, delta: TrainingDelta, create_model: Any, seed: int) -> float:
+    started = time.perf_counter()
+    _retrain(model, delta, create_model, seed)
+    return time.perf_counter() - started
+
+
+# ---------------------------------------------------------------------------- API
+def update_model(
+    model: Any,
+    delta: TrainingDelta,
+    *,
+    create_model: Callable[[int], Any] | None = None,
+    budget: float = DEFAULT_BUDGET,
+    second_order: bool = False,
+    compare_retrain: bool = False,
+    allow_retrain: bool = False,
+    seed: int = 42,
+    step: float | None = None,
+) -> tuple[Any, UpdateReport]:
+    """Update ``model``, trained on ``delta.X_before``, to the training set after ``delta``.
+
+    Parameters
+    ----------
+    model:
+        A fitted model of a kind in :data:`SUPPORTED` (exact type). Not modified: the
+        result is an updated deep copy (or a freshly trained model).
+    delta:
+        The removed, changed and added training rows.
+    create_model:
+        ``create_model(num_features)`` gives an untrained model for retrains (the pipeline's
+        factory). Without it, retrains train ``sklearn.base.clone(model)``, which works for
+        scikit-learn estimators and skorch networks alike.
+    budget:
+        Largest relative gradient residual (see the module docstring) an approximate update
+        may leave; beyond it the model is retrained and the report says why.
+    second_order:
+        For skorch networks: precondition the first-order update with a LiSSA
+        inverse-Hessian-vector product.
+    compare_retrain:
+        Also retrain from scratch (not returned) to measure ``retrain_seconds`` and
+        ``speedup``.
+    allow_retrain:
+        Retrain unsupported models instead of raising :class:`UnsupportedModelError`.
+    seed:
+        Seeds torch for retrains (same initial weights as a runner run with this seed) and
+        LiSSA's mini-batches.
+    step:
+        For skorch networks: a fixed step ``tau`` instead of the line search (for studies).
+
+    Returns
+    -------
+    tuple
+        The updated model and an :class:`UpdateReport`.
+
+    Raises
+    ------
+    UnsupportedModelError
+        If the model kind or configuration is unsupported and ``allow_retrain`` is false.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> rng = np.random.default_rng(1)
+    >>> X = rng.normal(size=(400, 4))
+    >>> y = (X[:, 0] + rng.normal(size=400) > 0).astype(int)
+    >>> delta = TrainingDelta.removal(X, y, np.arange(12))
+    >>> updated, report = update_model(LogisticRegression().fit(X, y), delta)
+    >>> report.method, report.gradient_residual < 1e-3, report.retrained
+    ('newton', True, False)
+    """
+    started = time.perf_counter()
+    updater, unsupported = _updater(model)
+    if unsupported and not allow_retrain:
+        raise UnsupportedModelError(_unsupported_message(unsupported))
+    options = _Options(second_order, seed, step)
+    if delta.is_empty:
+        outcome = _Outcome(copy.deepcopy(model), "none")
+    elif updater is None:
+        outcome = _Outcome(model, "retrain", retrain_reason=_unsupported_message(unsupported))
+    else:
+        outcome = _within_budget(updater(model, delta, options), budget)
+    updated, retrained = outcome.model, bool(outcome.retrain_reason)
+    if retrained:
+        updated = _retrain(model, delta, create_model, seed)
+    seconds = time.perf_counter() - started
+    retrain_seconds = _timed_retrain(model, delta, create_model, seed) if compare_retrain else None
+    return updated, _report(outcome, delta, seconds, retrained, retrain_seconds)
+
+
+def _within_budget(outcome: _Outcome, budget: float) -> _Outcome:
+    """The outcome, marked for a retrain when its residual exceeds ``budget``."""
+    residual = outcome.gradient_residual
+    if residual is None or residual <= budget:
+        return outcome
+    reason = f"{outcome.method} update left gradient residual {residual:.3g} > budget {budget:.3g}"
+    return dataclasses.replace(outcome, retrain_reason=reason)
+
+
+def _report(
+    outcome: _Outcome,
+    delta: TrainingDelta,
+    seconds: float,
+    retrained: bool,
+    retrain_seconds: float | None,
+) -> UpdateReport:
+    return UpdateReport(
+        method="retrain" if retrained else outcome.method,
+        gradient_residual=None if retrained else outcome.gradient_residual,
+        seconds=seconds,
+        rows_removed=int(delta.removed.size),
+        rows_changed=int(delta.changed.size),
+        rows_added=int(delta.X_added.shape[0]),
+        retrained=retrained,
+        reason=outcome.retrain_reason,
+        retrain_seconds=retrain_seconds,
+        speedup=None if retrain_seconds is None else retrain_seconds / max(seconds, 1e-12),
+        gradient_norm=None if retrained else outcome.gradient_norm,
+        step=None if retrained else outcome.step,
+    )

@@ -1,0 +1,54 @@
+"""The forgotten-value scan reads every byte, including compressed containers."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.preprocessing import OneHotEncoder
+
+from lester.maintenance.scan import memorised_values, scan_files
+
+SECRET = "4111 2222 3333 4444"
+
+
+def test_finds_a_value_in_plain_files_and_reports_the_file(tmp_path):
+    (tmp_path / "log.txt").write_text(f"subject: my card is {SECRET}\n")
+    (tmp_path / "clean.txt").write_text("nothing here\n")
+    result = scan_files(tmp_path, [SECRET])
+    assert result.found == [("log.txt", 0)]
+    assert result.files == 2
+
+
+def test_finds_a_value_inside_compressed_parquet(tmp_path):
+    # A near-duplicate first: the compressor then stores the secret as a back-reference.
+    near = [f"card {SECRET[:-1]}{digit}" for digit in "0123"]
+    frame = pd.DataFrame({"title": [*near, f"card {SECRET}"] + ["filler text"] * 5000})
+    frame.to_parquet(tmp_path / "data.parquet", compression="zstd")
+    assert SECRET.encode() not in (tmp_path / "data.parquet").read_bytes()  # hidden by zstd
+    assert scan_files(tmp_path, [SECRET]).found == [("data.parquet", 0)]
+
+
+def test_finds_a_value_inside_a_zip_archive(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("schema.json", ("x" * 1000) + SECRET)
+    (tmp_path / "encoder.skops").write_bytes(buffer.getvalue())
+    assert scan_files(tmp_path, [SECRET]).found == [("encoder.skops", 0)]
+
+
+def test_short_values_are_reported_as_not_checkable(tmp_path):
+    (tmp_path / "a.txt").write_text("DE FR UK")
+    result = scan_files(tmp_path, ["DE", SECRET])
+    assert result.clean and result.too_short == 1 and result.checked == 1
+
+
+def test_memorised_values_in_vocabularies_and_categories():
+    vectorizer = CountVectorizer().fit(["secretword appears", "other text"])
+    encoder = OneHotEncoder().fit(np.array([["leaked-value"], ["fine"]]))
+    assert memorised_values(vectorizer, ["secretword"]) == ["encoders.vocabulary_['secretword']"]
+    assert memorised_values(encoder, ["leaked-value"]) == ["encoders.categories_[0]"]
+    assert memorised_values(encoder, ["absent"]) == []
