@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import inspect
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,6 +99,20 @@ class Pipeline:
         return {by_name[name]: str(path) for name, path in sources.items()}
 
 
+def pipeline_name(path: Path) -> str:
+    """A store-safe pipeline name from a file: its stem (its folder's name for
+    ``pipeline.py``), with characters other than letters, digits, ``-`` and ``_`` replaced.
+
+    Examples
+    --------
+    >>> pipeline_name(Path("examples/creditcard/pipeline.py")), pipeline_name(Path("_churn v2.py"))
+    ('creditcard', 'churn-v2')
+    """
+    stem = path.stem if path.stem != "pipeline" else path.resolve().parent.name or path.stem
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-_")
+    return cleaned or "pipeline"
+
+
 def _source_name(parameter: str) -> str:
     return parameter.removesuffix("_path")
 
@@ -131,7 +146,7 @@ def load_pipeline(path: str | Path) -> Pipeline:
         encode_features=module.encode_features,
         extract_label=module.extract_label,
         create_model=module.create_model,
-        name=path.stem if path.stem != "pipeline" else path.parent.name or path.stem,
+        name=pipeline_name(path),
         code=code,
         path=str(path.resolve()),
         module=module,

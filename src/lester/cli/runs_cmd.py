@@ -96,7 +96,8 @@ def runs_command(store_path: Path, as_json: bool) -> None:
         click.echo(json.dumps([record.to_dict() for record in records], indent=2, default=str))
         return
     table = Table(title=f"runs in {store_path}")
-    for column in ("run", "pipeline", "version", "created", "accuracy"):
+    table.add_column("run", no_wrap=True, overflow="fold", min_width=20)
+    for column in ("pipeline", "version", "created", "accuracy"):
         table.add_column(column)
     for record in records:
         accuracy = record.metrics.get("accuracy") if record.metrics else None
@@ -178,7 +179,7 @@ def _short(value: Any, limit: int = 40) -> str:
 def _open_store(store_path: Path) -> Any:
     from lester.store import Store
 
-    if not store_path.is_dir():
+    if not (store_path / "catalog.sqlite").is_file():
         raise click.ClickException(f"no store at {store_path} (run `lester run` first)")
     try:
         return Store(store_path)

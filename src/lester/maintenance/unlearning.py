@@ -104,6 +104,10 @@ class InvalidDeltaError(LesterError, ValueError):
     """A :class:`TrainingDelta` whose positions or shapes do not fit its training set."""
 
 
+class InvalidUpdateOptionError(LesterError, ValueError):
+    """An option of :func:`update_model` with a value it does not know."""
+
+
 # ---------------------------------------------------------------------------- report
 @dataclass(frozen=True)
 class UpdateReport:
@@ -154,6 +158,14 @@ def _matrix_like(X: Any, template: Any) -> Any:
     return np.asarray(X.toarray() if sp.issparse(X) else X)
 
 
+def _check_rows(name: str, X: Any, y: np.ndarray, count: int, num_features: int) -> None:
+    if X.ndim != 2 or X.shape != (count, num_features) or y.shape[:1] != (count,):
+        raise InvalidDeltaError(
+            f"X_{name}/y_{name} must have {count} rows of {num_features} features; got "
+            f"{X.shape} and {y.shape}"
+        )
+
+
 def _stack(parts: Sequence[Any]) -> Any:
     if sp.issparse(parts[0]):
         return sp.vstack(parts, format="csr")
@@ -191,34 +203,25 @@ class TrainingDelta:
         X = self.X_before if sp.issparse(self.X_before) else np.asarray(self.X_before)
         if X.ndim != 2:
             raise InvalidDeltaError(f"X_before must be 2-D; got shape {X.shape}")
-        n, d = X.shape
         y = np.asarray(self.y_before)
-        if y.shape[:1] != (n,):
-            raise InvalidDeltaError(f"y_before has {y.shape[:1]} rows; X_before has {n}")
-        removed = _positions(self.removed, n, "removed")
-        changed = _positions(self.changed, n, "changed")
+        if y.shape[:1] != X.shape[:1]:
+            raise InvalidDeltaError(f"y_before has {y.shape[:1]} rows; X_before has {X.shape[0]}")
+        removed = _positions(self.removed, X.shape[0], "removed")
+        changed = _positions(self.changed, X.shape[0], "changed")
         if np.intersect1d(removed, changed).size:
             raise InvalidDeltaError("a row cannot be both removed and changed")
-        X_changed = X[changed] if self.X_changed is None else _matrix_like(self.X_changed, X)
-        y_changed = y[changed] if self.y_changed is None else np.asarray(self.y_changed)
-        X_added = X[:0] if self.X_added is None else _matrix_like(self.X_added, X)
-        y_added = y[:0] if self.y_added is None else np.asarray(self.y_added)
-        for name, rows, labels, count in [
-            ("changed", X_changed, y_changed, changed.size),
-            ("added", X_added, y_added, X_added.shape[0]),
-        ]:
-            if rows.ndim != 2 or rows.shape != (count, d) or labels.shape[:1] != (count,):
-                raise InvalidDeltaError(
-                    f"X_{name}/y_{name} must have {count} rows of {d} features; got "
-                    f"{rows.shape} and {labels.shape}"
-                )
-        for name, value in [("X_before", X), ("y_before", y), ("removed", removed)]:
+        values = {"X_before": X, "y_before": y, "removed": removed, "changed": changed}
+        values["X_changed"] = (
+            X[changed] if self.X_changed is None else _matrix_like(self.X_changed, X)
+        )
+        values["y_changed"] = y[changed] if self.y_changed is None else np.asarray(self.y_changed)
+        values["X_added"] = X[:0] if self.X_added is None else _matrix_like(self.X_added, X)
+        values["y_added"] = y[:0] if self.y_added is None else np.asarray(self.y_added)
+        _check_rows("changed", values["X_changed"], values["y_changed"], changed.size, X.shape[1])
+        added = values["X_added"]
+        _check_rows("added", added, values["y_added"], added.shape[0], X.shape[1])
+        for name, value in values.items():
             object.__setattr__(self, name, value)
-        for name, value in [("changed", changed), ("X_changed", X_changed)]:
-            object.__setattr__(self, name, value)
-        for name, value in [("y_changed", y_changed), ("X_added", X_added)]:
-            object.__setattr__(self, name, value)
-        object.__setattr__(self, "y_added", y_added)
 
     @classmethod
     def removal(cls, X_before: Any, y_before: Any, rows: Any) -> TrainingDelta:
@@ -305,6 +308,7 @@ class _Options:
     second_order: bool
     seed: int
     step: float | None
+    tilted: bool = False
 
 
 def _relative(norm: float, baseline: float) -> float:
@@ -328,33 +332,54 @@ def _centered(X: np.ndarray, Y: np.ndarray, weights: np.ndarray, fit_intercept: 
     return X - X_offset, Y - Y_offset, X_offset, Y_offset
 
 
-def _ridge_solution(X: Any, Y: np.ndarray, weights: np.ndarray, alpha: Any, fit_intercept: bool):
-    """``argmin sum_i w_i ||y_i - x_i W - b||^2 + alpha ||W||^2`` (intercept unpenalised)."""
-    if sp.issparse(X):
-        X_offset = np.asarray(X.T @ weights).ravel() / weights.sum() if fit_intercept else None
-        Y_offset = np.average(Y, axis=0, weights=weights) if fit_intercept else None
-        gram = (X.T @ sp.diags(weights) @ X).toarray()
-        cross = np.asarray(X.T @ (weights[:, None] * Y))
-        if fit_intercept:
-            gram -= weights.sum() * np.outer(X_offset, X_offset)
-            cross -= weights.sum() * np.outer(X_offset, Y_offset)
-        X_offset = np.zeros(X.shape[1]) if X_offset is None else X_offset
-        Y_offset = np.zeros(Y.shape[1]) if Y_offset is None else Y_offset
-    else:
+def _weighted_normal_equations(X: Any, Y: np.ndarray, weights: np.ndarray, fit_intercept: bool):
+    """``Xc' W Xc``, ``Xc' W Yc`` and the offsets, for ``X``, ``Y`` centred as sklearn does
+    (weighted column means; a sparse ``X`` is centred implicitly, as in sklearn)."""
+    if not sp.issparse(X):
         Xc, Yc, X_offset, Y_offset = _centered(_dense64(X), Y, weights, fit_intercept)
-        gram = Xc.T @ (weights[:, None] * Xc)
-        cross = Xc.T @ (weights[:, None] * Yc)
+        return Xc.T @ (weights[:, None] * Xc), Xc.T @ (weights[:, None] * Yc), X_offset, Y_offset
+    gram = (X.T @ sp.diags(weights) @ X).toarray()
+    cross = np.asarray(X.T @ (weights[:, None] * Y))
+    X_offset, Y_offset = np.zeros(X.shape[1]), np.zeros(Y.shape[1])
+    if fit_intercept:
+        total = weights.sum()
+        X_offset = np.asarray(X.T @ weights).ravel() / total
+        Y_offset = np.average(Y, axis=0, weights=weights)
+        gram -= total * np.outer(X_offset, X_offset)
+        cross -= total * np.outer(X_offset, Y_offset)
+    return gram, cross, X_offset, Y_offset
+
+
+def _ridge_solution(X: Any, Y: np.ndarray, weights: np.ndarray, alpha: Any, fit_intercept: bool):
+    """``argmin sum_i w_i ||y_i - x_i W - b||^2 + alpha ||W||^2`` (intercept unpenalised):
+    coefficients ``(targets, features)`` and intercepts."""
+    gram, cross, X_offset, Y_offset = _weighted_normal_equations(X, Y, weights, fit_intercept)
     alphas = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (Y.shape[1],))
-    coef = np.column_stack(
+    identity = np.eye(gram.shape[0])
+    coef = np.vstack(
         [
-            scipy.linalg.solve(gram + a * np.eye(gram.shape[0]), cross[:, j], assume_a="pos")
+            scipy.linalg.solve(gram + a * identity, cross[:, j], assume_a="pos")
             for j, a in enumerate(alphas)
         ]
-    ).T
+    )
     return coef, Y_offset - coef @ X_offset
 
 
+def _set_linear(
+    model: Any, coef: np.ndarray, intercept: np.ndarray, flat: bool, dtype: Any
+) -> None:
+    """Store ``coef_``/``intercept_`` as sklearn shapes them (1-D for a 1-D target)."""
+    model.coef_ = (coef.ravel() if flat else coef).astype(dtype)
+    if model.fit_intercept:
+        model.intercept_ = (intercept[0] if flat else intercept).astype(dtype)
+    else:
+        model.intercept_ = 0.0
+
+
 def _update_ridge(model: Any, delta: TrainingDelta, options: _Options) -> _Outcome:
+    """Ridge/RidgeClassifier: the closed-form solution on the retained rows (sklearn's
+    ``cholesky`` solver), exact whatever solver fitted the model. It costs ``O(n d^2 + d^3)``
+    like sklearn's direct solvers; the model keeps no sufficient statistics to downdate."""
     X, y = delta.X_after(), delta.y_after()
     updated = copy.deepcopy(model)
     weights = np.ones(X.shape[0])
@@ -367,31 +392,22 @@ def _update_ridge(model: Any, delta: TrainingDelta, options: _Options) -> _Outco
     else:
         Y = np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
     coef, intercept = _ridge_solution(X, Y, weights, model.alpha, model.fit_intercept)
-    dtype = _float_dtype(X)
-    single = np.ndim(y) == 1 and not isinstance(model, RidgeClassifier)
-    updated.coef_ = (coef.ravel() if single else coef).astype(dtype)
-    if model.fit_intercept:
-        updated.intercept_ = (intercept[0] if single else intercept).astype(dtype)
-    else:
-        updated.intercept_ = 0.0
+    flat = np.ndim(y) == 1 and not isinstance(model, RidgeClassifier)
+    _set_linear(updated, coef, intercept, flat, _float_dtype(X))
     updated.n_iter_, updated.solver_ = None, "cholesky"
     return _Outcome(updated, "exact-refit-linear")
 
 
 def _update_linear_regression(model: Any, delta: TrainingDelta, options: _Options) -> _Outcome:
+    """LinearRegression: sklearn's own least-squares solve (``scipy.linalg.lstsq`` on the
+    centred rows, ``cond=tol``) on the retained rows; a sparse ``X`` is densified."""
     X, y = _dense64(delta.X_after()), np.asarray(delta.y_after(), dtype=np.float64)
     ones = np.ones(X.shape[0])
     Xc, Yc, X_offset, Y_offset = _centered(X, y.reshape(len(y), -1), ones, model.fit_intercept)
     coef, _, rank, singular = scipy.linalg.lstsq(Xc, Yc, cond=model.tol)
-    coef = coef.T
     updated = copy.deepcopy(model)
     dtype = _float_dtype(delta.X_before)
-    updated.coef_ = (coef.ravel() if y.ndim == 1 else coef).astype(dtype)
-    intercept = Y_offset - coef @ X_offset
-    if model.fit_intercept:
-        updated.intercept_ = (intercept[0] if y.ndim == 1 else intercept).astype(dtype)
-    else:
-        updated.intercept_ = 0.0
+    _set_linear(updated, coef.T, Y_offset - coef.T @ X_offset, y.ndim == 1, dtype)
     updated.rank_, updated.singular_ = rank, singular
     return _Outcome(updated, "exact-refit-linear")
 
@@ -616,10 +632,11 @@ def _armijo(
 
 
 def _update_logistic(model: Any, delta: TrainingDelta, options: _Options) -> _Outcome:
-    reason = _classes_after(model, delta, np.array([1.0, 1.0]))
     y_after = delta.y_after()
-    if reason or np.unique(y_after).size != 2:
-        return _Outcome(model, "newton", retrain_reason=reason or "one class is left")
+    counts = (y_after[:, None] == model.classes_[None, :]).sum(axis=0)
+    reason = _classes_after(model, delta, counts)
+    if reason:
+        return _Outcome(model, "newton", retrain_reason=reason)
     theta = model.coef_.ravel().astype(np.float64)
     if model.fit_intercept:
         theta = np.append(theta, np.ravel(model.intercept_)[0])
@@ -658,13 +675,18 @@ class _TorchData:
 
 
 class _Network:
-    """The loss of a skorch network as a function of its flattened trainable parameters."""
+    """The training objective of a skorch network as a function of its flattened trainable
+    parameters: the mean criterion loss plus, when the optimizer couples it into the
+    gradient (``optimizer__weight_decay`` of SGD, Adam, ...; not AdamW's decoupled decay),
+    ``weight_decay / 2 * ||theta||^2``."""
 
     def __init__(self, net: Any) -> None:
         self.net = net
         self.params = [p for p in net.module_.parameters() if p.requires_grad]
         reduction = getattr(net.criterion_, "reduction", "mean")
         self.per_sample_mean = reduction == "mean"
+        decoupled = "AdamW" in getattr(net.optimizer, "__name__", "")
+        self.weight_decay = 0.0 if decoupled else float(getattr(net, "optimizer__weight_decay", 0))
 
     def vector(self) -> Any:
         import torch
@@ -694,12 +716,20 @@ class _Network:
             total += torch.cat([g.reshape(-1) for g in grads]).double()
         return total
 
-    def mean_loss(self, data: _TorchData) -> float:
+    def objective(self, data: _TorchData) -> float:
+        """The mean loss over ``data`` (plus the weight-decay term)."""
         import torch
 
         with torch.no_grad():
             total = sum(float(self._summed_loss(X, y)) for X, y in data.batches())
-        return total / max(len(data), 1)
+            penalty = 0.5 * self.weight_decay * float(self.vector().double().square().sum())
+        return total / max(len(data), 1) + penalty
+
+    def objective_gradient_norm(self, data: _TorchData, summed: Any = None) -> float:
+        """Norm of the gradient of :meth:`objective` (``summed``: its data part, if known)."""
+        summed = self.summed_gradient(data) if summed is None else summed
+        gradient = summed / max(len(data), 1) + self.weight_decay * self.vector().double()
+        return float(gradient.norm())
 
     def hessian_vector(self, X: Any, y: Any, vector: Any) -> Any:
         """Hessian of the mean loss over the batch ``X, y`` times ``vector``."""
@@ -709,7 +739,7 @@ class _Network:
         grads = torch.autograd.grad(loss, self.params, create_graph=True)
         flat = torch.cat([g.reshape(-1) for g in grads])
         product = torch.autograd.grad(flat @ vector.to(flat.dtype), self.params)
-        return torch.cat([p.reshape(-1) for p in product]).double()
+        return torch.cat([p.reshape(-1) for p in product]).double() + self.weight_decay * vector
 
 
 @contextlib.contextmanager
@@ -785,7 +815,9 @@ def _update_skorch(model: Any, delta: TrainingDelta, options: _Options) -> _Outc
     after = _TorchData.of(delta.X_after(), delta.y_after())
     with _evaluation_mode(updated):
         theta = network.vector().double()
-        baseline = _mean_gradient_norm(network, _TorchData.of(delta.X_before, delta.y_before))
+        before = _TorchData.of(delta.X_before, delta.y_before)
+        before_gradient = network.summed_gradient(before)
+        baseline = network.objective_gradient_norm(before, before_gradient)
         difference = network.summed_gradient(_TorchData.of(*delta.new_rows()))
         difference -= network.summed_gradient(_TorchData.of(*delta.old_rows()))
         direction, scale, method = difference, 1.0 / max(len(after), 1), "first-order"
@@ -793,18 +825,18 @@ def _update_skorch(model: Any, delta: TrainingDelta, options: _Options) -> _Outc
             direction = _lissa(network, after, difference, options.seed) / max(len(after), 1)
             scale, method = 1.0, "lissa"
 
-        def loss_at(tau: float) -> float:
+        # Tilted: minus the original model's own gradient, so that its distance from a
+        # stationary point (training not run to convergence) is not "unlearned" as well.
+        tilt = float(before_gradient @ direction) / max(len(after), 1) if options.tilted else 0.0
+
+        def objective_at(tau: float) -> float:
             network.assign((theta - tau * direction).float())
-            return network.mean_loss(after)
+            return network.objective(after) + tau * tilt
 
-        tau = _line_search(loss_at, scale) if options.step is None else options.step
+        tau = _line_search(objective_at, scale) if options.step is None else options.step
         network.assign((theta - tau * direction).float())
-        norm = _mean_gradient_norm(network, after)
+        norm = network.objective_gradient_norm(after)
     return _Outcome(updated, method, norm, _relative(norm, baseline), step=tau)
-
-
-def _mean_gradient_norm(network: _Network, data: _TorchData) -> float:
-    return float(network.summed_gradient(data).norm()) / max(len(data), 1)
 
 
 # ---------------------------------------------------------------------------- dispatch
@@ -887,6 +919,7 @@ def update_model(
     allow_retrain: bool = False,
     seed: int = 42,
     step: float | None = None,
+    line_search: str = "retained",
 ) -> tuple[Any, UpdateReport]:
     """Update ``model``, trained on ``delta.X_before``, to the training set after ``delta``.
 
@@ -917,6 +950,14 @@ def update_model(
         LiSSA's mini-batches.
     step:
         For skorch networks: a fixed step ``tau`` instead of the line search (for studies).
+    line_search:
+        For skorch networks, what the line search over ``tau`` minimises: ``"retained"``,
+        the training objective of the retained data (the update never makes it worse), or
+        ``"tilted"``, that objective minus the linear term of the original model's own
+        gradient on its training data. The two agree for a converged model; for a network
+        trained for a few epochs, ``"retained"`` often picks ``tau = 0`` (its gradient is
+        dominated by unfinished training), whereas ``"tilted"`` follows the update that
+        Warnecke et al.'s first- and second-order steps approximate.
 
     Returns
     -------
@@ -927,6 +968,8 @@ def update_model(
     ------
     UnsupportedModelError
         If the model kind or configuration is unsupported and ``allow_retrain`` is false.
+    InvalidUpdateOptionError
+        If ``line_search`` is neither ``"retained"`` nor ``"tilted"``.
 
     Examples
     --------
@@ -941,14 +984,19 @@ def update_model(
     ('newton', True, False)
     """
     started = time.perf_counter()
+    if line_search not in ("retained", "tilted"):
+        raise InvalidUpdateOptionError(
+            f"line_search must be 'retained' or 'tilted'; got {line_search!r}"
+        )
     updater, unsupported = _updater(model)
     if unsupported and not allow_retrain:
         raise UnsupportedModelError(_unsupported_message(unsupported))
-    options = _Options(second_order, seed, step)
+    options = _Options(second_order, seed, step, tilted=line_search == "tilted")
     if delta.is_empty:
         outcome = _Outcome(copy.deepcopy(model), "none")
     elif updater is None:
-        outcome = _Outcome(model, "retrain", retrain_reason=_unsupported_message(unsupported))
+        reason = f"unsupported {unsupported}: retrained (allow_retrain=True)"
+        outcome = _Outcome(model, "retrain", retrain_reason=reason)
     else:
         outcome = _within_budget(updater(model, delta, options), budget)
     updated, retrained = outcome.model, bool(outcome.retrain_reason)

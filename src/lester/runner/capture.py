@@ -52,6 +52,18 @@ def provenance_table(provenance: Provenance) -> pd.DataFrame:
     return table
 
 
+def storable(values: Any) -> np.ndarray:
+    """Labels as a storable array: object arrays (string classes) become fixed-width text.
+
+    Examples
+    --------
+    >>> storable(np.array(["stays", "churns"], dtype=object)).dtype
+    dtype('<U6')
+    """
+    array = np.asarray(values)
+    return array.astype(str) if array.dtype.hasobject else array
+
+
 def file_sha256(path: str | Path) -> str:
     """sha256 of a file's bytes, streamed."""
     with open(path, "rb") as handle:
@@ -191,9 +203,9 @@ def capture(
     for name, array in (
         ("train/X", outputs.X_train),
         ("test/X", outputs.X_test),
-        ("train/y", np.asarray(outputs.y_train)),
-        ("test/y", np.asarray(outputs.y_test)),
-        ("test/predictions", np.asarray(outputs.predictions)),
+        ("train/y", storable(outputs.y_train)),
+        ("test/y", storable(outputs.y_test)),
+        ("test/predictions", storable(outputs.predictions)),
     ):
         writer.put_matrix(name, array)
     if outputs.scores is not None:

@@ -127,7 +127,8 @@ def execute_pipeline(
         models.fit(model, X_train, y_train)
     with _step("prediction", timings, progress):
         predictions, scores = models.predict(model, X_test)
-    metrics = compute_metrics(y_test, predictions, scores)
+    with _step("metrics", timings, progress):
+        metrics = compute_metrics(y_test, predictions, scores)
     metrics.update(n_train=float(len(y_train)), n_test=float(len(y_test)))
     return PipelineOutputs(
         prepared, train, test, encoder, X_train, X_test, y_train, y_test, model, kind,
@@ -160,15 +161,18 @@ def compute_metrics(y_true: np.ndarray, predictions: np.ndarray, scores: np.ndar
     """
     from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
-    y_true = np.asarray(y_true).astype(np.int64)
-    predictions = np.asarray(predictions).astype(np.int64)
+    y_true, predictions = np.asarray(y_true), np.asarray(predictions)
     if len(y_true) == 0:
         return {}
+    if y_true.dtype.kind in "biuf" and predictions.dtype.kind in "biuf":
+        y_true, predictions = y_true.astype(np.int64), predictions.astype(np.int64)
+    binary = set(np.unique(y_true)).issubset({0, 1})
+    average = "binary" if binary else "macro"
     metrics = {
         "accuracy": float(accuracy_score(y_true, predictions)),
-        "f1": float(f1_score(y_true, predictions, zero_division=0.0)),
+        "f1": float(f1_score(y_true, predictions, average=average, zero_division=0.0)),
     }
-    if scores is not None and len(np.unique(y_true)) == 2:
+    if scores is not None and binary and len(np.unique(y_true)) == 2:
         metrics["roc_auc"] = float(roc_auc_score(y_true, scores))
     return metrics
 
