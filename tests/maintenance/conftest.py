@@ -30,8 +30,13 @@ def _lester_dataprep(customers_path, mails_path):
     customers = customers.project("is_premium", ["level"], lambda row: row["level"] == "premium")
     mails = lt.read_csv(mails_path, primary_key="mail_id")
     merged = lt.join(mails, customers, left_on="email", right_on="email")
-    merged = merged.project("title", ["subject"], lambda row: row["subject"].lower())
+    merged = merged.project("title", ["subject"], _lower)
     return merged[["title", "country", "score", "is_premium"]]
+
+
+def _lower(row):
+    subject = row["subject"]
+    return subject.lower() if isinstance(subject, str) else None
 
 
 def _title_length(frame):

@@ -1,0 +1,128 @@
+"""Correctness of the updates: the maintained relational data and X equal, for the kept
+rows, what re-running the pipeline on the cleaned sources with the same fitted encoders
+gives. The split is decided by provenance, so a re-run puts every row on the same side."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lester as lt
+from lester.maintenance import Selection, forget_rows, forget_values
+from lester.runner.artifacts import load_model, load_split
+
+SPLITS = ("train", "test")
+
+
+def rerun(pipeline_path, customers, mails, seed=7):
+    """The pipeline re-executed on cleaned sources: (train, test) frames as pandas."""
+    pipeline = lt.load_pipeline(pipeline_path)
+    prepared = pipeline.dataprep(str(customers), str(mails))
+    train, test = prepared.split(test_size=0.2, seed=seed)
+    return {"train": train, "test": test}
+
+
+def test_forget_values_equals_a_rerun_with_the_values_nulled(captured, tmp_path):
+    store, run_id, customers_path, mails_path, pipeline_path = captured
+    mails = pd.read_csv(mails_path)
+    leaking = mails[mails["subject"].str.contains("card")]["mail_id"].tolist()
+
+    status = forget_values(store, run_id, Selection("mails", keys=tuple(leaking)), "subject")
+
+    # Ground truth: the same plan with those subjects missing (the title becomes missing).
+    cleaned = mails.copy()
+    cleaned.loc[cleaned["mail_id"].isin(leaking), "subject"] = None
+    cleaned_path = tmp_path / "mails.csv"
+    cleaned.to_csv(cleaned_path, index=False)
+    expected = rerun(pipeline_path, customers_path, cleaned_path, seed=7)
+    run = store.open_run(run_id)
+    encoder = run.sklearn("encoders")
+    for split in SPLITS:
+        maintained = load_split(run, split)
+        frame = expected[split]
+        data = frame.to_pandas()
+        assert sorted(maintained.provenance.canonical(maintained.keys)) == sorted(
+            frame.provenance_canonical()
+        )
+        order = _align(maintained, frame)
+        pd.testing.assert_frame_equal(
+            maintained.data, data.iloc[order].reset_index(drop=True), check_dtype=False
+        )
+        X_expected = np.nan_to_num(encoder.transform(data.iloc[order]).astype(np.float32))
+        np.testing.assert_allclose(run.matrix(f"{split}/X"), X_expected, rtol=1e-5, atol=1e-6)
+    assert status.rows["train"] + status.rows.get("test", 0) == mails["mail_id"].isin(
+        leaking
+    ).sum() - _filtered_out(mails_path, customers_path, leaking)
+
+
+def _align(maintained, frame) -> np.ndarray:
+    """Positions in ``frame`` of each maintained row, matched by provenance polynomial."""
+    position = {p: i for i, p in enumerate(frame.provenance_canonical())}
+    return np.array([position[p] for p in maintained.provenance.canonical(maintained.keys)])
+
+
+def _filtered_out(mails_path, customers_path, mail_ids) -> int:
+    """Selected mails that never reached the prepared data (their customer is filtered)."""
+    mails, customers = pd.read_csv(mails_path), pd.read_csv(customers_path)
+    kept = customers[customers["country"].isin(["DE", "FR", "UK"])]["email"]
+    selected = mails[mails["mail_id"].isin(mail_ids)]
+    return int((~selected["email"].isin(kept)).sum())
+
+
+def test_forget_rows_equals_a_rerun_on_the_sources_without_the_tuples(captured, tmp_path):
+    store, run_id, customers_path, mails_path, pipeline_path = captured
+    customers = pd.read_csv(customers_path)
+    gone = customers[customers["country"] == "DE"]["customer_id"].head(4).tolist()
+
+    status = forget_rows(store, run_id, Selection("customers", keys=tuple(gone)))
+
+    cleaned_path = tmp_path / "customers.csv"
+    customers[~customers["customer_id"].isin(gone)].to_csv(cleaned_path, index=False)
+    expected = rerun(pipeline_path, cleaned_path, mails_path, seed=7)
+    run = store.open_run(run_id)
+    encoder = run.sklearn("encoders")
+    for split in SPLITS:
+        maintained = load_split(run, split)
+        frame = expected[split]
+        order = _align(maintained, frame)
+        assert len(order) == len(frame)  # no row missing, none left over
+        data = frame.to_pandas().iloc[order].reset_index(drop=True)
+        pd.testing.assert_frame_equal(maintained.data, data, check_dtype=False)
+        X_expected = encoder.transform(data).astype(np.float32)
+        np.testing.assert_allclose(run.matrix(f"{split}/X"), X_expected, rtol=1e-5, atol=1e-6)
+        y_expected = lt.load_pipeline(pipeline_path).extract_label(data)
+        np.testing.assert_array_equal(run.matrix(f"{split}/y"), y_expected)
+    assert len(run.matrix("test/predictions")) == len(expected["test"])
+    assert status.rows["train"] > 0
+
+
+def test_forget_rows_updates_the_model_close_to_a_retrained_one(captured):
+    store, run_id, customers_path, *_ = captured
+    customers = pd.read_csv(customers_path)
+    gone = customers[customers["country"] == "FR"]["customer_id"].head(3).tolist()
+    before = load_model(store.open_run(run_id))
+
+    status = forget_rows(store, run_id, Selection("customers", keys=tuple(gone)))
+
+    run = store.open_run(run_id)
+    updated = load_model(run)
+    X, y = run.matrix("train/X"), run.matrix("train/y")
+    # The reference optimum must be converged tightly: lbfgs' default tolerance is coarser
+    # than the distances compared here.
+    params = {**before.get_params(), "tol": 1e-12, "max_iter": 100_000}
+    retrained = type(before)(**params).fit(X, y)
+    distance_updated = np.linalg.norm(updated.coef_ - retrained.coef_)
+    distance_before = np.linalg.norm(before.coef_ - retrained.coef_)
+    assert status.model["method"] == "newton"
+    assert distance_updated <= 0.05 * distance_before
+
+
+def test_keys_of_tuples_that_reach_no_row_are_an_error(captured):
+    store, run_id, customers_path, *_ = captured
+    customers = pd.read_csv(customers_path)
+    outside = customers[customers["country"] == "US"]["customer_id"].head(2).tolist()
+    version = store.run(run_id).version
+    with pytest.raises(lt.LesterError, match="reach no row"):
+        forget_rows(store, run_id, Selection("customers", keys=tuple(outside)))
+    assert store.run(run_id).version == version
