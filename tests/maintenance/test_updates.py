@@ -126,3 +126,45 @@ def test_keys_of_tuples_that_reach_no_row_are_an_error(captured):
     with pytest.raises(lt.LesterError, match="reach no row"):
         forget_rows(store, run_id, Selection("customers", keys=tuple(outside)))
     assert store.run(run_id).version == version
+
+
+@pytest.mark.parametrize(
+    "assignments",
+    [
+        {"country": "US"},  # the customer's rows leave the data (filter membership changes)
+        {"country": "FR"},  # stays, derived features change
+        {"level": "premium"},  # derived column and label change
+        {"email": "user3@mail.test"},  # join membership changes: other mails now match
+    ],
+)
+def test_correct_equals_a_rerun_on_the_corrected_source(captured, tmp_path, assignments):
+    from lester.maintenance.correct import correct
+
+    store, run_id, customers_path, mails_path, pipeline_path = captured
+    customers = pd.read_csv(customers_path)
+    chosen = customers[customers["country"] == "DE"]["customer_id"].head(2).tolist()
+
+    status = correct(store, run_id, Selection("customers", keys=tuple(chosen)), assignments)
+
+    fixed = customers.copy()
+    for column, value in assignments.items():
+        fixed.loc[fixed["customer_id"].isin(chosen), column] = value
+    fixed_path = tmp_path / "customers.csv"
+    fixed.to_csv(fixed_path, index=False)
+    expected = rerun(pipeline_path, fixed_path, mails_path, seed=7)
+    run = store.open_run(run_id)
+    encoder = run.sklearn("encoders")
+    for split in SPLITS:
+        maintained = load_split(run, split)
+        frame = expected[split]
+        order = _align(maintained, frame)
+        assert len(order) == len(frame)
+        data = frame.to_pandas().iloc[order].reset_index(drop=True)
+        pd.testing.assert_frame_equal(maintained.data, data, check_dtype=False)
+        X_expected = encoder.transform(data).astype(np.float32)
+        np.testing.assert_allclose(run.matrix(f"{split}/X"), X_expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(
+            run.matrix(f"{split}/y"), lt.load_pipeline(pipeline_path).extract_label(data)
+        )
+    assert len(run.matrix("test/predictions")) == len(expected["test"])
+    assert status.version_after == 2

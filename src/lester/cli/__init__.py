@@ -17,6 +17,7 @@ import click
 from lester.cli.datagen_cmd import datagen
 from lester.cli.maintain_cmd import (
     affected_command,
+    correct_command,
     forget_rows_command,
     forget_values_command,
     verify_forgotten_command,
@@ -38,4 +39,5 @@ main.add_command(show_command)
 main.add_command(affected_command)
 main.add_command(forget_values_command)
 main.add_command(forget_rows_command)
+main.add_command(correct_command)
 main.add_command(verify_forgotten_command)

@@ -76,7 +76,8 @@ def _report(statuses: list[Any], as_json: bool) -> None:
             f"[bold]{status.run_id}[/] {status.command} {escape(status.selection)}: "
             f"version {status.version_before} → {status.version_after}, rows {status.rows}, "
             f"model {model.get('method')} (residual {model.get('gradient_residual')}), "
-            f"{status.seconds * 1000:.0f} ms; store scan clean: {status.scan['clean']}"
+            f"{status.seconds * 1000:.0f} ms"
+            + (f"; store scan clean: {status.scan['clean']}" if status.scan else "")
         )
 
 
@@ -171,6 +172,32 @@ def forget_rows_command(
     options = _options(compare_retrain, allow_retrain, second_order, budget, who)
     runs = _target_runs(store, source, None, run_ids, all_affected)
     _run_updates(lambda run: forget_rows(store, run, selection, options), store, runs, as_json)
+
+
+@click.command("correct")
+@SOURCE
+@click.option("--keys", multiple=True, required=True, help="Primary-key values (repeatable).")
+@click.option("--set", "assignments", multiple=True, required=True, help="column=value.")
+@STORE_OPTION
+@_model_options
+def correct_command(
+    source, keys, assignments, store_path, run_ids, all_affected, compare_retrain,
+    allow_retrain, second_order, budget, who, as_json,
+) -> None:  # fmt: skip
+    """Push corrected source values through: derived cells recomputed, rows whose filter or
+    join membership changes removed or added, features from the fitted encoders, model
+    updated."""
+    from lester.maintenance.correct import correct, parse_assignments
+
+    selection = _selection(source, keys, None)
+    store = _open_store(store_path)
+    try:
+        values = parse_assignments(list(assignments))
+    except LesterError as error:
+        raise click.BadParameter(str(error), param_hint="'--set'") from None
+    options = _options(compare_retrain, allow_retrain, second_order, budget, who)
+    runs = _target_runs(store, source, None, run_ids, all_affected)
+    _run_updates(lambda run: correct(store, run, selection, values, options), store, runs, as_json)
 
 
 @click.command("verify-forgotten")

@@ -4,6 +4,7 @@
 - :func:`forget_values`: null the cells derived from some source values, re-encode, update
   the model;
 - :func:`forget_rows`: remove every row derived from some source tuples, update the model;
+- :func:`correct`: push corrected source values through by delta execution of the plan;
 - :func:`verify_forgotten`: scan every byte of a store for values that must be gone.
 
 Every update writes a new version of the run atomically and deletes the old version's
@@ -11,6 +12,7 @@ files, appends to the run's audit log and returns an :class:`UpdateStatus`.
 """
 
 from lester.maintenance.affected import ArtifactImpact, RunImpact, find_affected
+from lester.maintenance.correct import CorrectionError, correct
 from lester.maintenance.scan import ScanResult, scan_files
 from lester.maintenance.selection import Selection, read_source
 from lester.maintenance.updates import (
@@ -25,6 +27,7 @@ from lester.maintenance.updates import (
 
 __all__ = [
     "ArtifactImpact",
+    "CorrectionError",
     "ForgottenValueFoundError",
     "MemorisedValueError",
     "NothingToUpdateError",
@@ -33,6 +36,7 @@ __all__ = [
     "Selection",
     "UpdateOptions",
     "UpdateStatus",
+    "correct",
     "find_affected",
     "forget_rows",
     "forget_values",

@@ -2,34 +2,46 @@
 
 When maintenance deletes or corrects source tuples, Lester updates the training data and the
 feature matrix ``X``; :func:`update_model` then brings the trained model up to date without
-retraining it from scratch (Lester paper, section 3.3). The method depends on the model:
+retraining it from scratch (Lester paper, section 3.3). The method depends on the model's
+exact type (:data:`SUPPORTED`):
 
-========================================  =====================  ==========================
-model (exact type)                         method                 fidelity
-========================================  =====================  ==========================
-``LinearRegression``, ``Ridge``,           ``exact-refit-linear``  exact (closed form)
-``RidgeClassifier``
-``GaussianNB``, ``MultinomialNB``,         ``exact-naive-bayes``   exact (count downdate)
-``BernoulliNB``, ``ComplementNB``
-``LogisticRegression`` (binary, L2)        ``newton``              converged Newton steps
-skorch ``NeuralNetClassifier``             ``first-order``         approximate (Warnecke et
-                                           (``lissa``)             al., NDSS 2023)
-========================================  =====================  ==========================
+- ``exact-refit-linear`` (``LinearRegression``, ``Ridge``, ``RidgeClassifier``): the closed
+  form on the retained rows, centred as sklearn centres them. Exact, whatever solver fitted
+  the model, at the cost of sklearn's direct solvers (``O(n d^2 + d^3)``).
+- ``exact-naive-bayes`` (``GaussianNB``, ``MultinomialNB``, ``BernoulliNB``,
+  ``ComplementNB``): the per-class counts, sums and (for ``GaussianNB``) means and squared
+  deviations are downdated with the leaving rows and updated with the entering ones, in
+  ``O(k d)`` for ``k`` affected rows; ``GaussianNB``'s ``epsilon_`` is recomputed from the
+  pooled per-class moments. Exact.
+- ``newton`` (binary ``LogisticRegression`` with an L2 penalty or none, any solver): Newton
+  steps from the old parameters on sklearn's objective for the retained rows,
+  ``C * sum_i s_i * logloss_i + ||w||^2 / 2`` (``s_i`` from ``class_weight``; the intercept
+  unpenalised except under liblinear), until the gradient is below ``1e-10`` (at most 5).
+- ``first-order`` / ``lissa`` (skorch ``NeuralNetClassifier``): Warnecke et al., "Machine
+  Unlearning of Features and Labels" (NDSS 2023): ``theta - tau * (grad L(Z_new) -
+  grad L(Z_old))`` with ``L`` the *sum* of per-sample losses over the affected rows only
+  (removed rows leave, changed rows swap old for new values, added rows enter). ``tau`` comes
+  from a line search on the retained-data training objective over ``{0} | 10^-6..10^3 / n``
+  (a fixed step of 1 lands far from the retrained model). ``second_order=True``
+  preconditions the gradient difference with a LiSSA inverse-Hessian-vector product on
+  mini-batches of the retained rows (``tau`` then searched around 1).
 
-The input model is never modified: every method returns an updated deep copy.
+Other kinds raise :class:`UnsupportedModelError` listing the supported ones, unless
+``allow_retrain=True``. The input model is never modified: the result is an updated deep
+copy (or a freshly trained model). Models must have been fitted without ``sample_weight``
+(``class_weight`` is honoured) on the rows of :attr:`TrainingDelta.X_before`. Exact methods
+match a refit on the retained rows up to rounding (about ``1e-12`` for float64 inputs).
 
-Models must have been fitted without ``sample_weight`` (``class_weight`` is honoured), on
-the rows of :attr:`TrainingDelta.X_before`. Exact methods match a refit on the retained rows
-up to floating-point rounding (for float64 inputs: to about ``1e-10``).
-
-**Gradient residual.** For the iterative methods, :class:`UpdateReport` gives
-``gradient_norm``, the norm of the gradient of the *per-sample averaged* training objective of
-the retained data at the updated parameters, and ``gradient_residual``, the same norm
-*relative* to the original model's gradient norm on its own training data (floored at
-``1e-8``). ``gradient_residual = 1`` means the updated model is as close to a stationary point
-of its new objective as the original model was of its old one; a converged Newton update gives
-about ``1e-6`` or less. When ``gradient_residual`` exceeds ``budget`` (default
-:data:`DEFAULT_BUDGET` ``= 2.0``), the update is discarded and the model retrained.
+**Gradient residual and budget.** For ``newton``, ``first-order`` and ``lissa``,
+:class:`UpdateReport` gives ``gradient_norm``, the norm of the gradient of the *per-sample
+averaged* training objective of the retained rows at the updated parameters, and
+``gradient_residual``, that norm *relative* to the original model's gradient norm on its
+own training data (floored at ``1e-8``): ``1`` means the updated model is as close to a
+stationary point of its new objective as the original was of its old one. A converged Newton
+update leaves about ``1e-4`` or less; a line-searched first-order update of a network about
+``1``. When the residual exceeds ``budget`` (default :data:`DEFAULT_BUDGET` ``= 2.0``: twice
+as far from stationarity as the original model), the update is discarded, the model retrained
+and the report says why.
 
 Examples
 --------
@@ -538,6 +550,12 @@ def _logistic_unsupported(model: LogisticRegression) -> str:
     return ""
 
 
+def _with_ones(X: Any) -> Any:
+    """``X`` with a trailing column of ones (the intercept's feature)."""
+    ones = np.ones((X.shape[0], 1))
+    return sp.hstack([X, ones], format="csr") if sp.issparse(X) else np.hstack([_dense64(X), ones])
+
+
 @dataclass(frozen=True)
 class _LogisticObjective:
     """sklearn's objective ``C sum_i s_i logloss_i + ||w||^2 / 2`` divided by ``C sum_i s_i``.
@@ -559,11 +577,7 @@ class _LogisticObjective:
         inverse_c = 0.0 if _logistic_penalty(model) is None else 1.0 / model.C
         penalty = np.full(X.shape[1], inverse_c)
         if model.fit_intercept:
-            X = (
-                sp.hstack([X, np.ones((X.shape[0], 1))], format="csr")
-                if sp.issparse(X)
-                else (np.hstack([_dense64(X), np.ones((X.shape[0], 1))]))
-            )
+            X = _with_ones(X)
             scaling = model.intercept_scaling if model.solver == "liblinear" else np.inf
             penalty = np.append(penalty, inverse_c / scaling**2)
         target = (np.asarray(y) == model.classes_[1]).astype(np.float64)
@@ -589,7 +603,8 @@ class _LogisticObjective:
         if sp.issparse(self.X):
             products = (self.X.T @ sp.diags(curvature) @ self.X).toarray()
         else:
-            products = self.X.T @ (curvature[:, None] * self.X)
+            scaled = np.sqrt(curvature)[:, None] * self.X
+            products = scaled.T @ scaled  # numpy computes A.T @ A with a symmetric update
         return (products + np.diag(self.penalty)) / self.weights.sum()
 
 
@@ -602,33 +617,43 @@ def _factorise(hessian: np.ndarray) -> Any:
 
 
 def _newton(objective: _LogisticObjective, theta: np.ndarray) -> tuple[np.ndarray, float]:
-    """Newton steps from ``theta``: the Hessian is factorised once and refreshed only when a
-    step reduces the gradient less than tenfold; Armijo backtracking keeps steps safe."""
+    """Newton steps from ``theta``; the Hessian is refactorised after each step unless that
+    step cut the gradient a hundredfold (then the old factor still converges fast)."""
     factor = _factorise(objective.hessian(theta))
     gradient = objective.gradient(theta)
     for _ in range(NEWTON_MAX_STEPS):
         if np.linalg.norm(gradient) <= NEWTON_TOLERANCE:
             break
         direction = scipy.linalg.cho_solve(factor, gradient)
-        theta_next = _armijo(objective, theta, gradient, direction)
-        gradient_next = objective.gradient(theta_next)
-        if np.linalg.norm(gradient_next) > 0.1 * np.linalg.norm(gradient):
+        theta_next, gradient_next = _damped_step(objective, theta, gradient, direction)
+        if np.linalg.norm(gradient_next) > 0.01 * np.linalg.norm(gradient):
             factor = _factorise(objective.hessian(theta_next))
         theta, gradient = theta_next, gradient_next
     return theta, float(np.linalg.norm(gradient))
 
 
-def _armijo(
+def _damped_step(
     objective: _LogisticObjective, theta: np.ndarray, gradient: np.ndarray, direction: np.ndarray
-) -> np.ndarray:
-    value, slope = objective.value(theta), float(gradient @ direction)
+) -> tuple[np.ndarray, np.ndarray]:
+    """The longest of the steps 1, 1/2, 1/4, ... along ``-direction`` that decreases the
+    objective (Armijo) or, where its decrease drowns in rounding near the optimum, the
+    gradient norm; with the new gradient."""
+    value, slope, norm = (
+        objective.value(theta),
+        float(gradient @ direction),
+        np.linalg.norm(gradient),
+    )
     step = 1.0
     for _ in range(30):
         candidate = theta - step * direction
-        if objective.value(candidate) <= value - 1e-4 * step * slope:
-            return candidate
+        candidate_gradient = objective.gradient(candidate)
+        if (
+            objective.value(candidate) <= value - 1e-4 * step * slope
+            or np.linalg.norm(candidate_gradient) < norm
+        ):
+            return candidate, candidate_gradient
         step /= 2
-    return theta - step * direction
+    return theta, gradient
 
 
 def _update_logistic(model: Any, delta: TrainingDelta, options: _Options) -> _Outcome:
@@ -713,7 +738,7 @@ class _Network:
         total = torch.zeros(sum(p.numel() for p in self.params), dtype=torch.float64)
         for X, y in data.batches():
             grads = torch.autograd.grad(self._summed_loss(X, y), self.params)
-            total += torch.cat([g.reshape(-1) for g in grads]).double()
+            total += torch.cat([g.reshape(-1) for g in grads]).double().cpu()
         return total
 
     def objective(self, data: _TorchData) -> float:
@@ -725,11 +750,10 @@ class _Network:
             penalty = 0.5 * self.weight_decay * float(self.vector().double().square().sum())
         return total / max(len(data), 1) + penalty
 
-    def objective_gradient_norm(self, data: _TorchData, summed: Any = None) -> float:
-        """Norm of the gradient of :meth:`objective` (``summed``: its data part, if known)."""
-        summed = self.summed_gradient(data) if summed is None else summed
-        gradient = summed / max(len(data), 1) + self.weight_decay * self.vector().double()
-        return float(gradient.norm())
+    def objective_gradient(self, data: _TorchData) -> Any:
+        """The gradient of :meth:`objective`."""
+        summed = self.summed_gradient(data) / max(len(data), 1)
+        return summed + self.weight_decay * self.vector().double().cpu()
 
     def hessian_vector(self, X: Any, y: Any, vector: Any) -> Any:
         """Hessian of the mean loss over the batch ``X, y`` times ``vector``."""
@@ -738,8 +762,10 @@ class _Network:
         loss = self._summed_loss(X, y) / X.shape[0]
         grads = torch.autograd.grad(loss, self.params, create_graph=True)
         flat = torch.cat([g.reshape(-1) for g in grads])
-        product = torch.autograd.grad(flat @ vector.to(flat.dtype), self.params)
-        return torch.cat([p.reshape(-1) for p in product]).double() + self.weight_decay * vector
+        product = torch.autograd.grad(flat @ vector.to(flat), self.params)
+        return torch.cat([p.reshape(-1) for p in product]).double().cpu() + (
+            self.weight_decay * vector
+        )
 
 
 @contextlib.contextmanager
@@ -814,10 +840,8 @@ def _update_skorch(model: Any, delta: TrainingDelta, options: _Options) -> _Outc
     network = _Network(updated)
     after = _TorchData.of(delta.X_after(), delta.y_after())
     with _evaluation_mode(updated):
-        theta = network.vector().double()
-        before = _TorchData.of(delta.X_before, delta.y_before)
-        before_gradient = network.summed_gradient(before)
-        baseline = network.objective_gradient_norm(before, before_gradient)
+        theta = network.vector().double().cpu()
+        before_gradient = network.objective_gradient(_TorchData.of(delta.X_before, delta.y_before))
         difference = network.summed_gradient(_TorchData.of(*delta.new_rows()))
         difference -= network.summed_gradient(_TorchData.of(*delta.old_rows()))
         direction, scale, method = difference, 1.0 / max(len(after), 1), "first-order"
@@ -827,7 +851,7 @@ def _update_skorch(model: Any, delta: TrainingDelta, options: _Options) -> _Outc
 
         # Tilted: minus the original model's own gradient, so that its distance from a
         # stationary point (training not run to convergence) is not "unlearned" as well.
-        tilt = float(before_gradient @ direction) / max(len(after), 1) if options.tilted else 0.0
+        tilt = float(before_gradient @ direction) if options.tilted else 0.0
 
         def objective_at(tau: float) -> float:
             network.assign((theta - tau * direction).float())
@@ -835,7 +859,8 @@ def _update_skorch(model: Any, delta: TrainingDelta, options: _Options) -> _Outc
 
         tau = _line_search(objective_at, scale) if options.step is None else options.step
         network.assign((theta - tau * direction).float())
-        norm = network.objective_gradient_norm(after)
+        norm = float(network.objective_gradient(after).norm())
+    baseline = float(before_gradient.norm())
     return _Outcome(updated, method, norm, _relative(norm, baseline), step=tau)
 
 

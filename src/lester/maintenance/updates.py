@@ -180,6 +180,8 @@ def _model_update(run: Any, pipeline: Any, changes: dict[str, Any], options: Upd
         changed=changes.get("changed", np.empty(0, np.int64)),
         X_changed=changes.get("X_changed"),
         y_changed=changes.get("y_changed"),
+        X_added=changes.get("X_added"),
+        y_added=changes.get("y_added"),
     )
     kwargs = {
         "create_model": pipeline.create_model,
