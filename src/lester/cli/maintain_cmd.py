@@ -82,12 +82,14 @@ def _report(statuses: list[Any], as_json: bool) -> None:
 
 
 def _run_updates(operation, store: Any, run_ids: list[str], as_json: bool) -> None:
-    statuses = []
+    """Update every run, then scan the store once for what they all forgot."""
+    from lester.maintenance.updates import forget_everywhere
+
+    done: list[Any] = []
     try:
-        for run_id in run_ids:
-            statuses.append(operation(run_id))
+        statuses = forget_everywhere(store, run_ids, operation, on_done=done.append)
     except LesterError as error:
-        _report(statuses, as_json)
+        _report(done, as_json)
         _fail(error)
     _report(statuses, as_json)
 
@@ -150,8 +152,10 @@ def forget_values_command(
     store = _open_store(store_path)
     options = _options(compare_retrain, allow_retrain, second_order, budget, who)
     runs = _target_runs(store, source, column, run_ids, all_affected)
-    _run_updates(lambda run: forget_values(store, run, selection, column, options), store, runs,
-                 as_json)  # fmt: skip
+    _run_updates(
+        lambda run, scan: forget_values(store, run, selection, column, options, scan),
+        store, runs, as_json,
+    )  # fmt: skip
 
 
 @click.command("forget-rows")
@@ -171,7 +175,9 @@ def forget_rows_command(
     store = _open_store(store_path)
     options = _options(compare_retrain, allow_retrain, second_order, budget, who)
     runs = _target_runs(store, source, None, run_ids, all_affected)
-    _run_updates(lambda run: forget_rows(store, run, selection, options), store, runs, as_json)
+    _run_updates(
+        lambda run, scan: forget_rows(store, run, selection, options, scan), store, runs, as_json
+    )
 
 
 @click.command("correct")
@@ -197,7 +203,9 @@ def correct_command(
         raise click.BadParameter(str(error), param_hint="'--set'") from None
     options = _options(compare_retrain, allow_retrain, second_order, budget, who)
     runs = _target_runs(store, source, None, run_ids, all_affected)
-    _run_updates(lambda run: correct(store, run, selection, values, options), store, runs, as_json)
+    _run_updates(
+        lambda run, scan: correct(store, run, selection, values, options), store, runs, as_json
+    )
 
 
 @click.command("verify-forgotten")

@@ -47,23 +47,57 @@ __all__ = [
 
 
 def verify_forgotten(store, source: str, column: str | None, selection: Selection) -> ScanResult:
-    """Scan every file of ``store`` for the values of the selected tuples (``column`` or,
-    without it, every string field), read from the source as the runs read it.
+    """Scan every file of ``store`` for the values of the selected tuples: their raw values
+    in the source (``column``, or every string field), read as the runs read it, and the
+    values each affected run derived from them (e.g. a lower-cased subject).
 
-    Raises :class:`ForgottenValueFoundError` naming the files that still hold a value.
+    Raises :class:`ForgottenValueFoundError` naming the files that still hold a value, and
+    an error for a source or column that no run reads.
     """
-    from lester.maintenance.selection import match_source, resolve_keys
-    from lester.maintenance.updates import _scan, _string_values
+    from lester.maintenance.selection import (
+        check_column,
+        match_source,
+        resolve_keys,
+        unknown_source,
+    )
+    from lester.maintenance.updates import (
+        _derived_columns,
+        _scan,
+        _string_values,
+        _touched_rows,
+        read_table_rows,
+    )
 
+    impacts = find_affected(store, source)
+    if not impacts:
+        known = [record.name for run in store.runs() for record in store.sources(run.run_id)]
+        raise unknown_source(source, known)
     values: list[str] = []
-    for impact in find_affected(store, source, column):
-        run = store.open_run(impact.run_id, verify=False)
+    for impact in impacts:
+        run = store.open_run(impact.run_id)
         record = match_source(store.sources(impact.run_id), source)
-        if record is None:
-            continue
-        keys, _ = resolve_keys(run, record, selection)
-        data = read_source(run, record)
-        key_column = keys.name
-        rows = data.loc[keys] if key_column == "row_number" else data[data[key_column].isin(keys)]
-        values += _string_values(rows[[column]] if column else rows.drop(columns=[key_column]))
+        check_column(record, column)
+        keys, ids = resolve_keys(run, record, selection)
+        values += _raw_values(run, record, keys, column)
+        derived = _derived_columns(run, record.name, column) if column else None
+        for split, rows in _touched_rows(run, record.name, ids).items():
+            if len(rows):
+                data = read_table_rows(run, f"{split}/data", rows)
+                values += _string_values(data[derived] if derived is not None else data)
     return _scan(store, sorted(set(values)))
+
+
+def _raw_values(run, record, keys, column: str | None) -> list[str]:
+    """The selected tuples' values in the source file, if it is still there."""
+    from lester.errors import SourceReadError
+    from lester.maintenance.updates import _string_values
+
+    try:
+        data = read_source(run, record)
+    except SourceReadError:
+        return []  # the source was cleaned or moved: the stored values are still checked
+    if keys.name == "row_number":
+        rows = data.loc[data.index.intersection(keys)]
+    else:
+        rows = data[data[keys.name].isin(keys)]
+    return _string_values(rows[[column]] if column else rows.drop(columns=[keys.name]))

@@ -69,10 +69,16 @@ def correct(
     """Set ``assignments`` on the selected tuples and maintain the run accordingly."""
     options = options or UpdateOptions()
     started = time.perf_counter()
-    run = store.open_run(run_id)
-    record = _source_record(store, run_id, selection)
     if not assignments:
         raise CorrectionError("give at least one --set column=value")
+    with store.update_run(run_id, note=f"correct {selection.describe()}") as run:
+        status = _correct(store, run, selection, assignments, options)
+    status.seconds = time.perf_counter() - started
+    return status
+
+
+def _correct(store, run, selection: Selection, assignments: dict, options) -> UpdateStatus:
+    record = _source_record(store, run.run_id, selection)
     for column in assignments:
         check_column(record, column)
     if not record.primary_key:
@@ -87,25 +93,23 @@ def correct(
     old_rows = _touched_rows(run, record.name, ids)
     if not any(len(r) for r in old_rows.values()) and not len(new_rows["frame"]):
         raise NothingToUpdateError(
-            f"the corrected tuples reach no row of run {run_id!r}, before or after the correction"
+            f"the corrected tuples reach no row of run {run.run_id!r}, before or after the "
+            f"correction"
         )
-    encoder = run.sklearn("encoders")
-    added = _encode(new_rows, encoder, pipeline, run)
+    added = _encode(new_rows, run.sklearn("encoders"), pipeline, run)
     changes = {"removed": old_rows["train"], "X_added": added["train"]["X"],
                "y_added": added["train"]["y"]}  # fmt: skip
     model, report = _model_update(run, pipeline, changes, options)
-    status = UpdateStatus(run_id, "correct", selection.describe(), ",".join(assignments),
-                          run.version, run.version + 1)  # fmt: skip
+    status = UpdateStatus(run.run_id, "correct", selection.describe(), ",".join(assignments),
+                          run.base.version, run.version)  # fmt: skip
     status.rows = {f"{s}_removed": len(old_rows[s]) for s in SPLITS}
     status.rows.update({f"{s}_added": len(added[s]["data"]) for s in SPLITS})
     status.model = report.to_dict()
-    with store.update_run(run_id, note=f"correct {selection.describe()}") as update:
-        for split in SPLITS:
-            _replace_split(update, run, split, old_rows[split], added[split])
-        _predict_added(update, run, model, old_rows["test"], added["test"])
-        _save_model(update, run, model)
-        _append_audit(update, run, _audit_entry(status, keys, options))
-    status.seconds = time.perf_counter() - started
+    for split in SPLITS:
+        _replace_split(run, run, split, old_rows[split], added[split])
+    _predict_added(run, run, model, old_rows["test"], added["test"])
+    _save_model(run, run, model)
+    _append_audit(run, run, _audit_entry(status, keys, options))
     return status
 
 

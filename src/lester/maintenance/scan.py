@@ -144,10 +144,11 @@ def _walk(value: object, wanted: set[str], path: str, found: list[str], seen: se
             found.append(path)
         return
     if isinstance(value, dict):
-        for key, item in value.items():
+        # Paths name entries by position, never by key: a key may be a value to forget.
+        for position, (key, item) in enumerate(value.items()):
             if isinstance(key, str) and key in wanted:
-                found.append(f"{path}[{key!r}]")
-            _walk(item, wanted, f"{path}[{key!r}]", found, seen)
+                found.append(f"{path}[entry {position}]")
+            _walk(item, wanted, f"{path}[entry {position}]", found, seen)
         return
     if isinstance(value, list | tuple):
         for i, item in enumerate(value):

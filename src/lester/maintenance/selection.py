@@ -9,6 +9,7 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,9 @@ class Selection:
         """A short human description (no values of the tuples themselves)."""
         if self.keys is not None:
             return f"{self.source} keys {describe_names(list(self.keys))}"
-        return f"{self.source} where {self.where!r}"
+        # A query may spell out the very values to delete: record only its fingerprint.
+        digest = hashlib.sha256(str(self.where).encode("utf-8")).hexdigest()[:12]
+        return f"{self.source} selected by a query (sha256 {digest})"
 
 
 def match_source(sources: list[Any], given: str) -> Any | None:

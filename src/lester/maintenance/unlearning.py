@@ -16,7 +16,9 @@ exact type (:data:`SUPPORTED`):
 - ``newton`` (binary ``LogisticRegression`` with an L2 penalty or none, any solver): Newton
   steps from the old parameters on sklearn's objective for the retained rows,
   ``C * sum_i s_i * logloss_i + ||w||^2 / 2`` (``s_i`` from ``class_weight``; the intercept
-  unpenalised except under liblinear), until the gradient is below ``1e-10`` (at most 5).
+  unpenalised except under liblinear), until the gradient of the averaged objective is
+  below ``1e-10``: at most 5 Hessians (``O(n d^2)`` each), reused while steps converge fast.
+  Removed rows get weight 0 instead of being copied out of ``X``.
 - ``first-order`` / ``lissa`` (skorch ``NeuralNetClassifier``): Warnecke et al., "Machine
   Unlearning of Features and Labels" (NDSS 2023): ``theta - tau * (grad L(Z_new) -
   grad L(Z_old))`` with ``L`` the *sum* of per-sample losses over the affected rows only
@@ -61,6 +63,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import pickle
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -74,7 +77,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, RidgeClassifier
 from sklearn.naive_bayes import BernoulliNB, ComplementNB, GaussianNB, MultinomialNB
 from sklearn.preprocessing import LabelBinarizer, binarize
-from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils.extmath import safe_sparse_dot
 
 from lester.errors import LesterError, describe_names
@@ -87,7 +90,7 @@ RESIDUAL_FLOOR = 1e-8
 """Floor of the original model's gradient norm when making the residual relative."""
 
 NEWTON_TOLERANCE = 1e-10
-NEWTON_MAX_STEPS = 5
+NEWTON_MAX_HESSIANS = 5
 LINE_SEARCH_EXPONENTS = np.arange(-6.0, 3.01, 0.5)  # tau = scale * 10**e, plus tau = 0
 LISSA_DEPTH = 200
 LISSA_DAMPING = 0.01
@@ -550,10 +553,14 @@ def _logistic_unsupported(model: LogisticRegression) -> str:
     return ""
 
 
-def _with_ones(X: Any) -> Any:
-    """``X`` with a trailing column of ones (the intercept's feature)."""
-    ones = np.ones((X.shape[0], 1))
-    return sp.hstack([X, ones], format="csr") if sp.issparse(X) else np.hstack([_dense64(X), ones])
+@dataclass(frozen=True)
+class _Rows:
+    """Training rows of a logistic objective: features, 0/1 targets and sample weights (a
+    zero weight drops a row without copying ``X``)."""
+
+    X: Any
+    target: np.ndarray
+    weights: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -564,48 +571,84 @@ class _LogisticObjective:
     penalises the intercept, as ``(b / intercept_scaling)^2 / 2``.
     """
 
-    X: Any  # with a column of ones when fitting an intercept
-    target: np.ndarray
-    weights: np.ndarray
-    penalty: np.ndarray  # per-parameter L2 weights of 1 / C
+    blocks: tuple[_Rows, ...]
+    penalty: np.ndarray  # per-parameter L2 weights: 1 / C (0 without a penalty)
+    intercept: bool
 
     @classmethod
-    def of(cls, model: LogisticRegression, X: Any, y: np.ndarray) -> _LogisticObjective:
-        weights = np.ones(X.shape[0])
+    def of(
+        cls, model: LogisticRegression, blocks: Sequence[tuple[Any, np.ndarray, np.ndarray]]
+    ) -> _LogisticObjective:
+        """The objective of ``model``'s configuration on ``(X, labels, mask)`` blocks."""
+        labels = np.concatenate([y[mask > 0] for _, y, mask in blocks])
+        class_weights = np.ones(model.classes_.size)
         if model.class_weight is not None:
-            weights = compute_sample_weight(model.class_weight, y)
+            class_weights = compute_class_weight(
+                model.class_weight, classes=model.classes_, y=labels
+            )
+        rows = tuple(
+            _Rows(
+                X,
+                (np.asarray(y) == model.classes_[1]).astype(np.float64),
+                mask * class_weights[np.searchsorted(model.classes_, y)],
+            )
+            for X, y, mask in blocks
+        )
         inverse_c = 0.0 if _logistic_penalty(model) is None else 1.0 / model.C
-        penalty = np.full(X.shape[1], inverse_c)
+        penalty = np.full(blocks[0][0].shape[1], inverse_c)
         if model.fit_intercept:
-            X = _with_ones(X)
             scaling = model.intercept_scaling if model.solver == "liblinear" else np.inf
             penalty = np.append(penalty, inverse_c / scaling**2)
-        target = (np.asarray(y) == model.classes_[1]).astype(np.float64)
-        return cls(X if sp.issparse(X) else _dense64(X), target, weights, penalty)
+        return cls(rows, penalty, bool(model.fit_intercept))
 
-    def _probabilities(self, theta: np.ndarray) -> np.ndarray:
-        return scipy.special.expit(np.asarray(self.X @ theta).ravel())
+    @property
+    def total_weight(self) -> float:
+        return float(sum(block.weights.sum() for block in self.blocks))
+
+    def _margins(self, block: _Rows, theta: np.ndarray) -> np.ndarray:
+        d = block.X.shape[1]
+        margins = np.asarray(block.X @ theta[:d]).ravel()
+        return margins + theta[d] if self.intercept else margins
 
     def value(self, theta: np.ndarray) -> float:
-        z = np.asarray(self.X @ theta).ravel()
-        losses = np.logaddexp(0.0, z) - self.target * z
-        penalty = 0.5 * float(self.penalty @ theta**2)
-        return float((self.weights @ losses + penalty) / self.weights.sum())
+        total = 0.5 * float(self.penalty @ theta**2)
+        for block in self.blocks:
+            z = self._margins(block, theta)
+            total += float(block.weights @ (np.logaddexp(0.0, z) - block.target * z))
+        return total / self.total_weight
 
     def gradient(self, theta: np.ndarray) -> np.ndarray:
-        residuals = self.weights * (self._probabilities(theta) - self.target)
-        gradient = np.asarray(self.X.T @ residuals).ravel() + self.penalty * theta
-        return gradient / self.weights.sum()
+        gradient = self.penalty * theta
+        for block in self.blocks:
+            residuals = block.weights * (
+                scipy.special.expit(self._margins(block, theta)) - block.target
+            )
+            gradient[: block.X.shape[1]] += np.asarray(block.X.T @ residuals).ravel()
+            if self.intercept:
+                gradient[-1] += residuals.sum()
+        return gradient / self.total_weight
 
     def hessian(self, theta: np.ndarray) -> np.ndarray:
-        p = self._probabilities(theta)
-        curvature = self.weights * p * (1.0 - p)
-        if sp.issparse(self.X):
-            products = (self.X.T @ sp.diags(curvature) @ self.X).toarray()
-        else:
-            scaled = np.sqrt(curvature)[:, None] * self.X
-            products = scaled.T @ scaled  # numpy computes A.T @ A with a symmetric update
-        return (products + np.diag(self.penalty)) / self.weights.sum()
+        hessian = np.diag(self.penalty)
+        for block in self.blocks:
+            p = scipy.special.expit(self._margins(block, theta))
+            curvature = block.weights * p * (1.0 - p)
+            d = block.X.shape[1]
+            hessian[:d, :d] += _weighted_gram(block.X, curvature)
+            if self.intercept:
+                cross = np.asarray(block.X.T @ curvature).ravel()
+                hessian[:d, d] += cross
+                hessian[d, :d] += cross
+                hessian[d, d] += curvature.sum()
+        return hessian / self.total_weight
+
+
+def _weighted_gram(X: Any, weights: np.ndarray) -> np.ndarray:
+    """``X' diag(weights) X`` for non-negative weights."""
+    if sp.issparse(X):
+        return (X.T @ sp.diags(weights) @ X).toarray()
+    scaled = np.sqrt(weights)[:, None] * X
+    return scaled.T @ scaled  # numpy computes A.T @ A with a symmetric rank-k update
 
 
 def _factorise(hessian: np.ndarray) -> Any:
@@ -617,17 +660,24 @@ def _factorise(hessian: np.ndarray) -> Any:
 
 
 def _newton(objective: _LogisticObjective, theta: np.ndarray) -> tuple[np.ndarray, float]:
-    """Newton steps from ``theta``; the Hessian is refactorised after each step unless that
-    step cut the gradient a hundredfold (then the old factor still converges fast)."""
-    factor = _factorise(objective.hessian(theta))
+    """Newton steps from ``theta`` until the gradient norm is below ``NEWTON_TOLERANCE``.
+
+    At most ``NEWTON_MAX_HESSIANS`` Hessians are formed (``O(n d^2)`` each); a step that cut the
+    gradient tenfold keeps the current factor for the next one, since near the optimum the
+    Hessian barely changes and a step costs only ``O(n d)`` then.
+    """
+    factor, factorisations = _factorise(objective.hessian(theta)), 1
     gradient = objective.gradient(theta)
-    for _ in range(NEWTON_MAX_STEPS):
+    for _ in range(4 * NEWTON_MAX_HESSIANS):
         if np.linalg.norm(gradient) <= NEWTON_TOLERANCE:
             break
         direction = scipy.linalg.cho_solve(factor, gradient)
         theta_next, gradient_next = _damped_step(objective, theta, gradient, direction)
-        if np.linalg.norm(gradient_next) > 0.01 * np.linalg.norm(gradient):
-            factor = _factorise(objective.hessian(theta_next))
+        if np.linalg.norm(gradient_next) > 0.1 * np.linalg.norm(gradient):
+            if factorisations == NEWTON_MAX_HESSIANS:
+                theta, gradient = theta_next, gradient_next
+                break
+            factor, factorisations = _factorise(objective.hessian(theta_next)), factorisations + 1
         theta, gradient = theta_next, gradient_next
     return theta, float(np.linalg.norm(gradient))
 
@@ -636,21 +686,18 @@ def _damped_step(
     objective: _LogisticObjective, theta: np.ndarray, gradient: np.ndarray, direction: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The longest of the steps 1, 1/2, 1/4, ... along ``-direction`` that decreases the
-    objective (Armijo) or, where its decrease drowns in rounding near the optimum, the
-    gradient norm; with the new gradient."""
-    value, slope, norm = (
-        objective.value(theta),
-        float(gradient @ direction),
-        np.linalg.norm(gradient),
-    )
+    gradient norm or else the objective (Armijo; its decrease drowns in rounding near the
+    optimum, the gradient's does not), with the gradient there."""
+    norm, slope = np.linalg.norm(gradient), float(gradient @ direction)
+    value = None
     step = 1.0
     for _ in range(30):
         candidate = theta - step * direction
         candidate_gradient = objective.gradient(candidate)
-        if (
-            objective.value(candidate) <= value - 1e-4 * step * slope
-            or np.linalg.norm(candidate_gradient) < norm
-        ):
+        if np.linalg.norm(candidate_gradient) < norm:
+            return candidate, candidate_gradient
+        value = objective.value(theta) if value is None else value
+        if objective.value(candidate) <= value - 1e-4 * step * slope:
             return candidate, candidate_gradient
         step /= 2
     return theta, gradient
@@ -662,18 +709,26 @@ def _update_logistic(model: Any, delta: TrainingDelta, options: _Options) -> _Ou
     reason = _classes_after(model, delta, counts)
     if reason:
         return _Outcome(model, "newton", retrain_reason=reason)
-    theta = model.coef_.ravel().astype(np.float64)
-    if model.fit_intercept:
-        theta = np.append(theta, np.ravel(model.intercept_)[0])
-    before = _LogisticObjective.of(model, delta.X_before, delta.y_before)
-    baseline = float(np.linalg.norm(before.gradient(theta)))
-    theta, norm = _newton(_LogisticObjective.of(model, delta.X_after(), y_after), theta)
+    theta = _parameters(model)
+    every = np.ones(delta.num_rows_before)
+    before = _LogisticObjective.of(model, [(delta.X_before, delta.y_before, every)])
+    kept = every.copy()
+    kept[np.concatenate([delta.removed, delta.changed])] = 0.0  # changed rows re-enter as new
+    X_new, y_new = delta.new_rows()
+    blocks = [(delta.X_before, delta.y_before, kept), (X_new, y_new, np.ones(len(y_new)))]
+    theta, norm = _newton(_LogisticObjective.of(model, blocks), theta)
     updated = copy.deepcopy(model)
     d = delta.num_features
     updated.coef_ = theta[None, :d].astype(model.coef_.dtype)
     if model.fit_intercept:
         updated.intercept_ = theta[d:].astype(np.ravel(model.intercept_).dtype)
+    baseline = float(np.linalg.norm(before.gradient(_parameters(model))))
     return _Outcome(updated, "newton", norm, _relative(norm, baseline))
+
+
+def _parameters(model: LogisticRegression) -> np.ndarray:
+    theta = model.coef_.ravel().astype(np.float64)
+    return np.append(theta, np.ravel(model.intercept_)[0]) if model.fit_intercept else theta
 
 
 # ---------------------------------------------------------------------------- skorch
@@ -835,8 +890,22 @@ def _largest_eigenvalue(network: _Network, data: _TorchData, rng: np.random.Gene
     return eigenvalue
 
 
+def _copy_network(model: Any) -> Any:
+    """A deep copy of a fitted skorch network; when its module class cannot be pickled
+    (e.g. defined in a function), a fresh clone carrying the trained weights."""
+    try:
+        return copy.deepcopy(model)
+    except (AttributeError, TypeError, pickle.PicklingError):
+        import torch
+
+        with torch.random.fork_rng(devices=[]):  # initialising draws random weights
+            fresh = clone(model).initialize()
+        fresh.module_.load_state_dict(model.module_.state_dict())
+        return fresh
+
+
 def _update_skorch(model: Any, delta: TrainingDelta, options: _Options) -> _Outcome:
-    updated = copy.deepcopy(model)
+    updated = _copy_network(model)
     network = _Network(updated)
     after = _TorchData.of(delta.X_after(), delta.y_after())
     with _evaluation_mode(updated):

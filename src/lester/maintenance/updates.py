@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lester.errors import LesterError, describe_names
+from lester.errors import LesterError, UnknownSourceError, describe_names
 from lester.features import MatrixColumnProvenance
 from lester.maintenance.scan import ScanResult, memorised_values, scan_files
 from lester.maintenance.selection import Selection, check_column, match_source, resolve_keys
@@ -81,10 +81,14 @@ class UpdateStatus:
     model: dict[str, Any] | None = None
     seconds: float = 0.0
     scan: dict[str, Any] | None = None
+    # The deleted values, in memory only, for the final scan; never printed or stored.
+    forgotten_values: list[str] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
+        """JSON-ready form (without the deleted values)."""
+        document = asdict(self)
+        document.pop("forgotten_values")
+        return document
 
 
 # ---------------------------------------------------------------------------- reading
@@ -92,7 +96,7 @@ def _source_record(store: Any, run_id: str, selection: Selection) -> Any:
     sources = store.sources(run_id)
     record = match_source(sources, selection.source)
     if record is None:
-        raise NothingToUpdateError(
+        raise UnknownSourceError(
             f"run {run_id!r} reads no source {selection.source!r}; it reads "
             f"{describe_names([s.name for s in sources])}"
         )
@@ -257,40 +261,50 @@ def forget_values(
     selection: Selection,
     column: str,
     options: UpdateOptions | None = None,
+    scan: bool = True,
 ) -> UpdateStatus:
     """Null the cells derived from ``column`` of the selected tuples, re-encode their X
     ranges as the encoder encodes a missing value, recompute their labels, update the model;
-    a new version of the run, then a scan of the whole store for the deleted values."""
+    a new version of the run, then (with ``scan``) a scan of the whole store for the
+    deleted values. Everything is read under the run's lock, so concurrent updates of one
+    run are applied one after the other."""
     options = options or UpdateOptions()
     started = time.perf_counter()
-    run = store.open_run(run_id)
-    record = _source_record(store, run_id, selection)
+    with store.update_run(run_id, note=f"forget-values {selection.describe()} {column}") as run:
+        status = _forget_values(store, run, selection, column, options)
+    return _finish(store, status, started, scan)
+
+
+def _forget_values(
+    store: Any, run: Any, selection: Selection, column: str, options: UpdateOptions
+) -> UpdateStatus:
+    record = _source_record(store, run.run_id, selection)
     check_column(record, column)
     keys, ids = resolve_keys(run, record, selection)
     derived = _derived_columns(run, record.name, column)
     if not derived:
         raise NothingToUpdateError(
-            f"no column of run {run_id!r} derives from {record.name}.{column}; nothing to forget"
+            f"no column of run {run.run_id!r} derives from {record.name}.{column}; nothing to "
+            f"forget"
         )
     touched = _touched_rows(run, record.name, ids)
     if not any(len(rows) for rows in touched.values()):
         raise NothingToUpdateError(
-            f"the selected tuples ({selection.describe()}) reach no row of run {run_id!r}"
+            f"the selected tuples ({selection.describe()}) reach no row of run {run.run_id!r}"
         )
     pipeline = load_stored_pipeline(run)
     encoder = run.sklearn("encoders")
     features = MatrixColumnProvenance.from_dict(run.json("features"))
     status = UpdateStatus(
-        run_id, "forget-values", selection.describe(), column, run.version, run.version
+        run.run_id, "forget-values", selection.describe(), column, run.base.version, run.version
     )
     status.columns, status.x_ranges = derived, _ranges(features, derived)
-    new_split: dict[str, dict[str, Any]] = {}
-    deleted_values: list[str] = []
+    changes: dict[str, dict[str, Any]] = {}
     for split, rows in touched.items():
         if not len(rows):
             continue
         old = read_table_rows(run, f"{split}/data", rows)
-        deleted_values += _string_values(old[derived])
+        status.forgotten_values += _string_values(old[derived])
         new = old.copy()
         for derived_column in derived:
             new[derived_column] = None
@@ -298,29 +312,53 @@ def forget_values(
         y_old = read_matrix_rows(run, f"{split}/y", rows)
         y_new = np.asarray(pipeline.extract_label(new)).astype(y_old.dtype)
         status.labels_changed += int((y_new != y_old).sum())
-        new_split[split] = {"rows": rows, "data": new, "X": X_new, "y": y_new}
+        changes[split] = {"rows": rows, "data": new, "X": X_new, "y": y_new}
         status.rows[split] = len(rows)
-    memorised = memorised_values(encoder, deleted_values)
+    _refuse_memorised(encoder, status.forgotten_values)
+    model, report = _updated_model(run, pipeline, changes.get("train"), options)
+    status.model = report.to_dict()
+    for split, change in changes.items():
+        run.replace_rows(f"{split}/data", change["rows"], change["data"])
+        run.replace_rows(f"{split}/X", change["rows"], change["X"])
+        run.replace_rows(f"{split}/y", change["rows"], change["y"])
+    _save_model(run, run, model)
+    _refresh_predictions(run, run, model, changes.get("test"))
+    _append_audit(run, run, _audit_entry(status, keys, options))
+    return status
+
+
+def _finish(store: Any, status: UpdateStatus, started: float, scan: bool) -> UpdateStatus:
+    status.seconds = time.perf_counter() - started
+    if scan:
+        status.scan = _scan(store, status.forgotten_values).to_dict()
+    return status
+
+
+def _refuse_memorised(encoder: Any, values: list[str]) -> None:
+    memorised = memorised_values(encoder, values)
     if memorised:
         raise MemorisedValueError(
             f"the fitted encoders memorised values to forget, at {describe_names(memorised)}; "
             f"forgetting them would change the feature space: re-run the pipeline on the "
             f"cleaned sources instead"
         )
-    model, report = _updated_model(run, pipeline, new_split.get("train"), options)
-    status.model = report.to_dict()
-    with store.update_run(run_id, note=f"forget-values {selection.describe()} {column}") as update:
-        for split, change in new_split.items():
-            update.replace_rows(f"{split}/data", change["rows"], change["data"])
-            update.replace_rows(f"{split}/X", change["rows"], change["X"])
-            update.replace_rows(f"{split}/y", change["rows"], change["y"])
-        _save_model(update, run, model)
-        _refresh_predictions(update, run, model, new_split.get("test"))
-        status.version_after = run.version + 1
-        _append_audit(update, run, _audit_entry(status, keys, options))
-    status.seconds = time.perf_counter() - started
-    status.scan = _scan(store, deleted_values).to_dict()
-    return status
+
+
+def forget_everywhere(
+    store: Any, run_ids: list[str], update: Any, on_done: Any = None
+) -> list[UpdateStatus]:
+    """Apply ``update(run_id, scan=False)`` to every run, then scan the store once for the
+    values all of them forgot (a scan between runs would find the runs not yet updated)."""
+    statuses = []
+    for run_id in run_ids:
+        statuses.append(update(run_id, scan=False))
+        if on_done is not None:
+            on_done(statuses[-1])
+    values = sorted({value for status in statuses for value in status.forgotten_values})
+    result = _scan(store, values).to_dict()
+    for status in statuses:
+        status.scan = result
+    return statuses
 
 
 def _updated_model(run: Any, pipeline: Any, train_change: dict | None, options: UpdateOptions):
@@ -344,46 +382,51 @@ def _refresh_predictions(update: Any, run: Any, model: Any, test_change: dict | 
 
 # ---------------------------------------------------------------------------- forget-rows
 def forget_rows(
-    store: Any, run_id: str, selection: Selection, options: UpdateOptions | None = None
+    store: Any,
+    run_id: str,
+    selection: Selection,
+    options: UpdateOptions | None = None,
+    scan: bool = True,
 ) -> UpdateStatus:
     """Remove every training and test row derived from the selected tuples from data,
     provenance, X, y and predictions, and update the model as if trained without them."""
     options = options or UpdateOptions()
     started = time.perf_counter()
-    run = store.open_run(run_id)
-    record = _source_record(store, run_id, selection)
+    with store.update_run(run_id, note=f"forget-rows {selection.describe()}") as run:
+        status = _forget_rows(store, run, selection, options)
+    return _finish(store, status, started, scan)
+
+
+def _forget_rows(store: Any, run: Any, selection: Selection, options: UpdateOptions):
+    record = _source_record(store, run.run_id, selection)
     keys, ids = resolve_keys(run, record, selection)
     touched = _touched_rows(run, record.name, ids)
     if not any(len(rows) for rows in touched.values()):
         raise NothingToUpdateError(
-            f"the selected tuples ({selection.describe()}) reach no row of run {run_id!r}"
+            f"the selected tuples ({selection.describe()}) reach no row of run {run.run_id!r}"
         )
     pipeline = load_stored_pipeline(run)
     status = UpdateStatus(
-        run_id, "forget-rows", selection.describe(), None, run.version, run.version
+        run.run_id, "forget-rows", selection.describe(), None, run.base.version, run.version
     )
     status.rows = {split: len(rows) for split, rows in touched.items()}
-    deleted_values = _string_values(
-        pd.concat([read_table_rows(run, f"{s}/data", r) for s, r in touched.items()])
-    )
+    forgotten = pd.concat([read_table_rows(run, f"{s}/data", r) for s, r in touched.items()])
+    status.forgotten_values = _unique_to_forgotten(run, touched, _string_values(forgotten))
+    _refuse_memorised(run.sklearn("encoders"), status.forgotten_values)
     model, report = _model_update(run, pipeline, {"removed": touched["train"]}, options)
     status.model = report.to_dict()
-    with store.update_run(run_id, note=f"forget-rows {selection.describe()}") as update:
-        for split, rows in touched.items():
-            if not len(rows):
-                continue
-            for artifact in ("data", "provenance", "X", "y"):
-                update.delete_rows(f"{split}/{artifact}", rows)
-        if len(touched["test"]):
-            update.delete_rows("test/predictions", touched["test"])
-            if "test/scores" in run.artifacts():
-                update.delete_rows("test/scores", touched["test"])
-        _forget_keys(update, run, record.name, ids)
-        _save_model(update, run, model)
-        status.version_after = run.version + 1
-        _append_audit(update, run, _audit_entry(status, keys, options))
-    status.seconds = time.perf_counter() - started
-    status.scan = _scan(store, _unique_to_forgotten(store, run_id, deleted_values)).to_dict()
+    for split, rows in touched.items():
+        if not len(rows):
+            continue
+        for artifact in ("data", "provenance", "X", "y"):
+            run.delete_rows(f"{split}/{artifact}", rows)
+    if len(touched["test"]):
+        run.delete_rows("test/predictions", touched["test"])
+        if "test/scores" in run.artifacts():
+            run.delete_rows("test/scores", touched["test"])
+    _forget_keys(run, run, record.name, ids)
+    _save_model(run, run, model)
+    _append_audit(run, run, _audit_entry(status, keys, options))
     return status
 
 
@@ -395,11 +438,13 @@ def _forget_keys(update: Any, run: Any, source: str, ids: np.ndarray) -> None:
     update.replace_rows(name, ids, blank.astype(keys.dtypes.iloc[0], errors="ignore"))
 
 
-def _unique_to_forgotten(store: Any, run_id: str, values: list[str]) -> list[str]:
+def _unique_to_forgotten(run: Any, touched: dict[str, np.ndarray], values: list[str]) -> list:
     """The values of forgotten rows that no remaining row holds: only those must be gone
     (the country of a forgotten customer is still the country of others)."""
-    run = store.open_run(run_id)
     remaining: set[str] = set()
     for split in SPLITS:
-        remaining.update(_string_values(run.table(f"{split}/data")))
+        data = run.table(f"{split}/data")
+        keep = np.ones(len(data), dtype=bool)
+        keep[touched[split]] = False
+        remaining.update(_string_values(data[keep]))
     return [value for value in values if value not in remaining]

@@ -86,12 +86,16 @@ def read_matrix_rows(run: Any, name: str, positions: np.ndarray) -> np.ndarray:
     chunk_of, inside = run.locate(name, positions)
     starts = np.concatenate([[0], np.cumsum([chunk.rows for chunk in run.chunks(name)])])
     shape = run.matrix_shape(name)
-    rows = np.empty((len(positions), *shape[1:]), dtype=run.matrix_rows(name, 0, 0).dtype)
+    rows = None
     for index in np.unique(chunk_of):
         selected = chunk_of == index
         chunk = run.matrix_rows(name, int(starts[index]), int(starts[index + 1]), mmap=True)
-        rows[selected] = np.asarray(chunk[inside[selected]])
-    return rows
+        part = chunk[inside[selected]]
+        part = part.toarray() if hasattr(part, "toarray") else np.asarray(part)  # sparse X
+        if rows is None:
+            rows = np.empty((len(positions), *shape[1:]), dtype=part.dtype)
+        rows[selected] = part
+    return rows if rows is not None else np.empty((0, *shape[1:]))
 
 
 def load_keys(run: Any, source: str) -> pd.Index:
