@@ -168,3 +168,62 @@ def test_correct_equals_a_rerun_on_the_corrected_source(captured, tmp_path, assi
         )
     assert len(run.matrix("test/predictions")) == len(expected["test"])
     assert status.version_after == 2
+
+
+SKORCH_MODEL = """
+
+import torch
+from skorch import NeuralNetClassifier
+
+
+class Tiny(torch.nn.Module):
+    def __init__(self, num_features=5):
+        super().__init__()
+        self.layer = torch.nn.Linear(num_features, 2)
+
+    def forward(self, X):
+        return self.layer(X)
+
+
+def create_model(num_features):
+    return NeuralNetClassifier(Tiny, module__num_features=num_features, max_epochs=5, lr=0.05,
+                               optimizer=torch.optim.Adam, train_split=None, verbose=0)
+"""
+
+
+def test_network_updates_read_only_a_sample_of_the_retained_rows(tmp_path, monkeypatch):
+    import textwrap
+
+    from lester.maintenance import updates
+    from lester.runner import run as run_pipeline
+    from lester.store import Store
+
+    from .conftest import PIPELINE, write_sources
+
+    customers_path, mails_path = write_sources(tmp_path)
+    pipeline_path = tmp_path / "tiny.py"
+    code = textwrap.dedent(PIPELINE).replace("def create_model", "def _unused_create_model")
+    pipeline_path.write_text(code + SKORCH_MODEL)
+    store = Store(tmp_path / "store")
+    sources = {"customers": customers_path, "mails": mails_path}
+    run_id = run_pipeline(pipeline_path, sources, store=store, seed=7, quiet=True).run_id
+    reads = []
+    original = updates.read_matrix_rows
+
+    def recording(run, name, rows):
+        reads.append((name, len(rows)))
+        return original(run, name, rows)
+
+    monkeypatch.setattr(updates, "RETAINED_SAMPLE", 16)
+    monkeypatch.setattr(updates, "read_matrix_rows", recording)
+    customers = pd.read_csv(customers_path)
+    gone = customers[customers["country"] == "UK"]["customer_id"].head(2).tolist()
+
+    status = forget_rows(store, run_id, Selection("customers", keys=tuple(gone)))
+
+    assert status.model["method"] == "first-order"
+    removed = status.rows["train"]
+    total = store.open_run(run_id).n_rows("train/y") + removed
+    x_reads = [count for name, count in reads if name == "train/X"]
+    assert len(x_reads) == 1 and removed < x_reads[0] <= 16 + removed < total
+    assert status.version_after == 2

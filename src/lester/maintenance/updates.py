@@ -172,16 +172,29 @@ def _ranges(features: MatrixColumnProvenance, columns: list[str]) -> list[tuple[
 
 
 # ---------------------------------------------------------------------------- model
-def _model_update(run: Any, pipeline: Any, changes: dict[str, Any], options: UpdateOptions):
+def _model_update(
+    run: Any, pipeline: Any, changes: dict[str, Any], options: UpdateOptions, sample: bool = True
+):
     """Update the run's model for the training rows that changed or went."""
     from lester.maintenance.unlearning import TrainingDelta, update_model
 
     model = load_model(run, pipeline)
+    removed = np.asarray(changes.get("removed", np.empty(0, np.int64)), dtype=np.int64)
+    changed = np.asarray(changes.get("changed", np.empty(0, np.int64)), dtype=np.int64)
+    rows = _training_rows(run, np.concatenate([removed, changed]), options) if sample else None
+    if rows is None:  # exact and second-order methods need every training row
+        X_before, y_before = run.matrix("train/X"), run.matrix("train/y")
+    else:
+        X_before = read_matrix_rows(run, "train/X", rows)
+        y_before = read_matrix_rows(run, "train/y", rows)
+        position = {int(row): i for i, row in enumerate(rows)}
+        removed = np.array([position[int(r)] for r in removed], dtype=np.int64)
+        changed = np.array([position[int(r)] for r in changed], dtype=np.int64)
     delta = TrainingDelta(
-        X_before=run.matrix("train/X"),
-        y_before=run.matrix("train/y"),
-        removed=changes.get("removed", np.empty(0, np.int64)),
-        changed=changes.get("changed", np.empty(0, np.int64)),
+        X_before=X_before,
+        y_before=y_before,
+        removed=removed,
+        changed=changed,
         X_changed=changes.get("X_changed"),
         y_changed=changes.get("y_changed"),
         X_added=changes.get("X_added"),
@@ -195,7 +208,31 @@ def _model_update(run: Any, pipeline: Any, changes: dict[str, Any], options: Upd
     }
     if options.budget is not None:
         kwargs["budget"] = options.budget
-    return update_model(model, delta, **kwargs)
+    updated, report = update_model(model, delta, **kwargs)
+    if report.retrained and rows is not None:
+        # A retrain must see every training row, not the line-search sample.
+        return _model_update(run, pipeline, changes, options, sample=False)
+    return updated, report
+
+
+RETAINED_SAMPLE = 4096
+
+
+def _training_rows(run: Any, affected: np.ndarray, options: UpdateOptions) -> np.ndarray | None:
+    """For first-order network updates: the affected training rows plus a fixed-size seeded
+    sample of the others, on which the step size is line-searched and the residual measured,
+    so the cost follows the delta, not the data. ``None``: use every row (exact methods,
+    LiSSA, or a comparison against retraining)."""
+    if run.json("model/spec")["kind"] != "skorch" or options.second_order:
+        return None
+    if options.compare_retrain or options.allow_retrain:
+        return None
+    n_rows = run.n_rows("train/y")
+    if n_rows <= RETAINED_SAMPLE + len(affected):
+        return None
+    rng = np.random.default_rng(len(affected) + n_rows)
+    sample = rng.choice(n_rows, size=RETAINED_SAMPLE, replace=False)
+    return np.union1d(sample, affected)
 
 
 def _save_model(update: Any, run: Any, model: Any) -> None:
