@@ -506,7 +506,7 @@ def draw_figure(cases: list[Case]) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(7.0, 4.6))
+    figure, axes = plt.subplots(figsize=(10.0, 4.8))
     styles = {"example": ("tab:blue", "o"), "fast": ("tab:green", "s")}
     names = {"example": "example (MiniLM)", "fast": "fast variant (hashing)"}
     for kind, (color, marker) in styles.items():
@@ -553,7 +553,7 @@ def draw_figure(cases: list[Case]) -> Path:
     axes.set_ylabel("time (seconds, log scale)")
     axes.set_title("Re-execution from scratch vs IVM update for 5 customers (Fig. 4)")
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=7.5, loc="lower right")
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     FIGURE_PATH.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(FIGURE_PATH, dpi=150)

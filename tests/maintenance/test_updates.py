@@ -227,3 +227,18 @@ def test_network_updates_read_only_a_sample_of_the_retained_rows(tmp_path, monke
     x_reads = [count for name, count in reads if name == "train/X"]
     assert len(x_reads) == 1 and removed < x_reads[0] <= 16 + removed < total
     assert status.version_after == 2
+
+
+def test_forgetting_a_value_other_rows_still_hold_scans_only_for_unique_values(captured):
+    store, run_id, _, mails_path, _ = captured
+    mails = pd.read_csv(mails_path)
+    plain = mails[~mails["subject"].str.contains("card")]
+    shared = plain["subject"].value_counts()
+    subject = shared[shared > 2].index[0]  # several mails share it
+    one_mail = plain[plain["subject"] == subject]["mail_id"].head(1).tolist()
+
+    status = forget_values(store, run_id, Selection("mails", keys=tuple(one_mail)), "subject")
+
+    assert status.scan["clean"] and status.scan["values_checked"] == 0
+    titles = pd.concat([store.open_run(run_id).table(f"{s}/data") for s in SPLITS])["title"]
+    assert (titles == subject.lower()).sum() >= 1  # the other mails keep their title

@@ -351,6 +351,8 @@ def _forget_values(
         status.labels_changed += int((y_new != y_old).sum())
         changes[split] = {"rows": rows, "data": new, "X": X_new, "y": y_new}
         status.rows[split] = len(rows)
+    # Only values no retained row holds must be gone (a common subject stays in other rows).
+    status.forgotten_values = _unique_to_forgotten(run, touched, status.forgotten_values)
     _refuse_memorised(encoder, status.forgotten_values)
     model, report = _updated_model(run, pipeline, changes.get("train"), options)
     status.model = report.to_dict()
