@@ -14,13 +14,10 @@ import pytest
 from lester.runner import run
 from lester.store import Store
 
-PIPELINE = """
+# The data preparation every maintenance test pipeline shares; tests add their own
+# encode_features, extract_label and create_model.
+DATAPREP = """
 import lester as lt
-import numpy as np
-from sklearn.compose import ColumnTransformer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 
 def _lester_dataprep(customers_path, mails_path):
@@ -37,6 +34,16 @@ def _lester_dataprep(customers_path, mails_path):
 def _lower(row):
     subject = row["subject"]
     return subject.lower() if isinstance(subject, str) else None
+"""
+
+PIPELINE = (
+    DATAPREP
+    + """
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 
 def _title_length(frame):
@@ -59,6 +66,7 @@ def extract_label(df):
 def create_model(num_features):
     return LogisticRegression(C=1.0, max_iter=1000)
 """
+)
 
 
 def write_sources(folder: Path, n_customers: int = 120, seed: int = 0) -> tuple[Path, Path]:

@@ -47,7 +47,7 @@ from lester.runner.artifacts import load_keys, load_model, load_provenance
 from lester.store import Store, UnknownRunError
 from lester.store._fs import CRASH_ENV, TEMP_PREFIX
 
-from .conftest import PIPELINE, write_sources
+from .conftest import DATAPREP, PIPELINE, write_sources
 
 SPLITS = ("train", "test")
 CARD_QUERY = "subject.str.contains('card')"
@@ -57,23 +57,11 @@ SPAWN = multiprocessing.get_context("spawn")
 
 # A pipeline like the shared fixture's, with the title encoder and the model to choose.
 PIPELINE_TEMPLATE = """
-import lester as lt
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-
-def _lester_dataprep(customers_path, mails_path):
-    targets = ["DE", "FR", "UK"]
-    customers = lt.read_csv(customers_path, primary_key="customer_id")
-    customers = customers.filter("country in @targets")
-    customers = customers.project("is_premium", ["level"], lambda row: row["level"] == "premium")
-    mails = lt.read_csv(mails_path, primary_key="mail_id")
-    merged = lt.join(mails, customers, left_on="email", right_on="email")
-    merged = merged.project("title", ["subject"], lambda row: row["subject"].lower())
-    return merged[["title", "country", "score", "is_premium"]]
 
 
 def encode_features():
@@ -111,7 +99,7 @@ def capture(
     sparse_threshold: float = 0.0,
 ) -> tuple[Store, str, Path, Path]:
     """A real run of a pipeline written from the template: (store, run_id, customers, mails)."""
-    source = PIPELINE_TEMPLATE.format(
+    source = DATAPREP + PIPELINE_TEMPLATE.format(
         title_encoder=title_encoder, model=model, sparse_threshold=sparse_threshold
     )
     return capture_pipeline(folder, name, source)
