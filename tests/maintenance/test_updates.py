@@ -37,23 +37,28 @@ def test_forget_values_equals_a_rerun_with_the_values_nulled(captured, tmp_path)
     cleaned.to_csv(cleaned_path, index=False)
     expected = rerun(pipeline_path, customers_path, cleaned_path, seed=7)
     run = store.open_run(run_id)
-    encoder = run.sklearn("encoders")
-    for split in SPLITS:
-        maintained = load_split(run, split)
-        frame = expected[split]
-        data = frame.to_pandas()
-        assert sorted(maintained.provenance.canonical(maintained.keys)) == sorted(
-            frame.provenance_canonical()
-        )
-        order = _align(maintained, frame)
-        pd.testing.assert_frame_equal(
-            maintained.data, data.iloc[order].reset_index(drop=True), check_dtype=False
-        )
-        X_expected = np.nan_to_num(encoder.transform(data.iloc[order]).astype(np.float32))
-        np.testing.assert_allclose(run.matrix(f"{split}/X"), X_expected, rtol=1e-5, atol=1e-6)
+    assert_run_matches_rerun(run, expected, pipeline_path)
     assert status.rows["train"] + status.rows.get("test", 0) == mails["mail_id"].isin(
         leaking
     ).sum() - _filtered_out(mails_path, customers_path, leaking)
+
+
+def assert_run_matches_rerun(run, expected, pipeline_path) -> None:
+    """Every split of the maintained run equals the re-run: the same rows (matched by
+    polynomial, none missing or extra), X from the run's fitted encoders, y, predictions."""
+    encoder = run.sklearn("encoders")
+    pipeline = lt.load_pipeline(pipeline_path)
+    for split in SPLITS:
+        maintained = load_split(run, split)
+        frame = expected[split]
+        order = _align(maintained, frame)
+        assert len(order) == len(frame)  # no row missing, none left over
+        data = frame.to_pandas().iloc[order].reset_index(drop=True)
+        pd.testing.assert_frame_equal(maintained.data, data, check_dtype=False)
+        X_expected = np.nan_to_num(encoder.transform(data).astype(np.float32))
+        np.testing.assert_allclose(run.matrix(f"{split}/X"), X_expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(run.matrix(f"{split}/y"), pipeline.extract_label(data))
+    assert len(run.matrix("test/predictions")) == len(expected["test"])
 
 
 def _align(maintained, frame) -> np.ndarray:
@@ -81,19 +86,7 @@ def test_forget_rows_equals_a_rerun_on_the_sources_without_the_tuples(captured, 
     customers[~customers["customer_id"].isin(gone)].to_csv(cleaned_path, index=False)
     expected = rerun(pipeline_path, cleaned_path, mails_path, seed=7)
     run = store.open_run(run_id)
-    encoder = run.sklearn("encoders")
-    for split in SPLITS:
-        maintained = load_split(run, split)
-        frame = expected[split]
-        order = _align(maintained, frame)
-        assert len(order) == len(frame)  # no row missing, none left over
-        data = frame.to_pandas().iloc[order].reset_index(drop=True)
-        pd.testing.assert_frame_equal(maintained.data, data, check_dtype=False)
-        X_expected = encoder.transform(data).astype(np.float32)
-        np.testing.assert_allclose(run.matrix(f"{split}/X"), X_expected, rtol=1e-5, atol=1e-6)
-        y_expected = lt.load_pipeline(pipeline_path).extract_label(data)
-        np.testing.assert_array_equal(run.matrix(f"{split}/y"), y_expected)
-    assert len(run.matrix("test/predictions")) == len(expected["test"])
+    assert_run_matches_rerun(run, expected, pipeline_path)
     assert status.rows["train"] > 0
 
 
@@ -153,20 +146,7 @@ def test_correct_equals_a_rerun_on_the_corrected_source(captured, tmp_path, assi
     fixed.to_csv(fixed_path, index=False)
     expected = rerun(pipeline_path, fixed_path, mails_path, seed=7)
     run = store.open_run(run_id)
-    encoder = run.sklearn("encoders")
-    for split in SPLITS:
-        maintained = load_split(run, split)
-        frame = expected[split]
-        order = _align(maintained, frame)
-        assert len(order) == len(frame)
-        data = frame.to_pandas().iloc[order].reset_index(drop=True)
-        pd.testing.assert_frame_equal(maintained.data, data, check_dtype=False)
-        X_expected = encoder.transform(data).astype(np.float32)
-        np.testing.assert_allclose(run.matrix(f"{split}/X"), X_expected, rtol=1e-5, atol=1e-6)
-        np.testing.assert_array_equal(
-            run.matrix(f"{split}/y"), lt.load_pipeline(pipeline_path).extract_label(data)
-        )
-    assert len(run.matrix("test/predictions")) == len(expected["test"])
+    assert_run_matches_rerun(run, expected, pipeline_path)
     assert status.version_after == 2
 
 
