@@ -215,24 +215,28 @@ def _model_update(
     return updated, report
 
 
-RETAINED_SAMPLE = 4096
+RETAINED_SAMPLE = 2048
 
 
 def _training_rows(run: Any, affected: np.ndarray, options: UpdateOptions) -> np.ndarray | None:
-    """For first-order network updates: the affected training rows plus a fixed-size seeded
-    sample of the others, on which the step size is line-searched and the residual measured,
-    so the cost follows the delta, not the data. ``None``: use every row (exact methods,
-    LiSSA, or a comparison against retraining)."""
+    """For first-order network updates: the affected training rows plus the rows of a few
+    seeded random chunks of ``train/X`` (at least ``RETAINED_SAMPLE`` rows), on which the step
+    size is line-searched and the residual measured. Whole chunks, so that only a few chunks
+    are read: the cost follows the delta, not the data. ``None``: use every row (exact
+    methods, LiSSA, or a comparison against retraining)."""
     if run.json("model/spec")["kind"] != "skorch" or options.second_order:
         return None
     if options.compare_retrain or options.allow_retrain:
         return None
     n_rows = run.n_rows("train/y")
-    if n_rows <= RETAINED_SAMPLE + len(affected):
+    if n_rows <= 2 * RETAINED_SAMPLE + len(affected):
         return None
-    rng = np.random.default_rng(len(affected) + n_rows)
-    sample = rng.choice(n_rows, size=RETAINED_SAMPLE, replace=False)
-    return np.union1d(sample, affected)
+    sizes = np.array([chunk.rows for chunk in run.chunks("train/X")], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    order = np.random.default_rng(len(affected) + n_rows).permutation(len(sizes))
+    needed = int(np.searchsorted(np.cumsum(sizes[order]), RETAINED_SAMPLE)) + 1
+    chosen = [np.arange(starts[i], starts[i + 1]) for i in order[:needed]]
+    return np.union1d(np.concatenate(chosen), affected)
 
 
 def _save_model(update: Any, run: Any, model: Any) -> None:
@@ -351,9 +355,7 @@ def _forget_values(
         status.labels_changed += int((y_new != y_old).sum())
         changes[split] = {"rows": rows, "data": new, "X": X_new, "y": y_new}
         status.rows[split] = len(rows)
-    # Only values no retained row holds must be gone (a common subject stays in other rows).
-    status.forgotten_values = _unique_to_forgotten(run, touched, status.forgotten_values)
-    _refuse_memorised(encoder, status.forgotten_values)
+    _refuse_memorised(run, encoder, touched, status.forgotten_values)
     model, report = _updated_model(run, pipeline, changes.get("train"), options)
     status.model = report.to_dict()
     for split, change in changes.items():
@@ -369,12 +371,43 @@ def _forget_values(
 def _finish(store: Any, status: UpdateStatus, started: float, scan: bool) -> UpdateStatus:
     status.seconds = time.perf_counter() - started
     if scan:
-        status.scan = _scan(store, status.forgotten_values).to_dict()
+        status.scan = _scan(store, _not_retained(store, [status])).to_dict()
     return status
 
 
-def _refuse_memorised(encoder: Any, values: list[str]) -> None:
+def _not_retained(store: Any, statuses: list[UpdateStatus]) -> list[str]:
+    """The forgotten values that no row the updated runs keep holds: only those must be gone
+    from the store (the subject of a forgotten mail may also be the subject of a kept one).
+    Part of the scan, which reads every byte anyway, so the update itself stays small."""
+    values = sorted({value for status in statuses for value in status.forgotten_values})
+    held: set[str] = set()
+    for run_id in sorted({status.run_id for status in statuses}):
+        run = store.open_run(run_id)
+        for split in SPLITS:
+            held.update(_values_held(run.table(f"{split}/data"), values))
+    return [value for value in values if value not in held]
+
+
+def _values_held(data: pd.DataFrame, values: list[str]) -> set[str]:
+    """Which of ``values`` occur as a cell of ``data``."""
+    held: set[str] = set()
+    for column in data.columns:
+        cells = data[column]
+        if cells.dtype.kind in "OUT" or isinstance(cells.dtype, pd.StringDtype):
+            held.update(cells[cells.isin(values)].astype(str).tolist())
+    return held
+
+
+def _refuse_memorised(
+    run: Any, encoder: Any, touched: dict[str, np.ndarray], values: list[str]
+) -> None:
+    """Refuse when a fitted encoder memorised a value that only the forgotten rows hold.
+    Checked on the forgotten rows' values first; only when one of them is memorised does it
+    read the kept rows, to spare values they hold too (a country shared by many customers)."""
     memorised = memorised_values(encoder, values)
+    if memorised:
+        unique = _unique_to_forgotten(run, touched, values)
+        memorised = memorised_values(encoder, unique)
     if memorised:
         raise MemorisedValueError(
             f"the fitted encoders memorised values to forget, at {describe_names(memorised)}; "
@@ -393,8 +426,7 @@ def forget_everywhere(
         statuses.append(update(run_id, scan=False))
         if on_done is not None:
             on_done(statuses[-1])
-    values = sorted({value for status in statuses for value in status.forgotten_values})
-    result = _scan(store, values).to_dict()
+    result = _scan(store, _not_retained(store, statuses)).to_dict()
     for status in statuses:
         status.scan = result
     return statuses
@@ -450,8 +482,8 @@ def _forget_rows(store: Any, run: Any, selection: Selection, options: UpdateOpti
     )
     status.rows = {split: len(rows) for split, rows in touched.items()}
     forgotten = pd.concat([read_table_rows(run, f"{s}/data", r) for s, r in touched.items()])
-    status.forgotten_values = _unique_to_forgotten(run, touched, _string_values(forgotten))
-    _refuse_memorised(run.sklearn("encoders"), status.forgotten_values)
+    status.forgotten_values = _string_values(forgotten)
+    _refuse_memorised(run, run.sklearn("encoders"), touched, status.forgotten_values)
     model, report = _model_update(run, pipeline, {"removed": touched["train"]}, options)
     status.model = report.to_dict()
     for split, rows in touched.items():
