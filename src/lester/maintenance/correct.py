@@ -42,6 +42,7 @@ from lester.maintenance.updates import (
 from lester.provenance import Provenance, Slot
 from lester.runner.artifacts import load_keys, load_model, load_stored_pipeline
 from lester.runner.capture import OWNER, provenance_table, storable
+from lester.runner.index import log_deleted
 
 
 class CorrectionError(LesterError, ValueError):
@@ -212,6 +213,8 @@ def _append(update: Any, name: str, values: Any) -> None:
 
 
 def _replace_split(update: Any, run: Any, split: str, removed: np.ndarray, added: dict) -> None:
+    if len(removed):
+        log_deleted(update, split, removed)
     for artifact in ("data", "provenance", "X", "y"):
         if len(removed):
             update.delete_rows(f"{split}/{artifact}", removed)

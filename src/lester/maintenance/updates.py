@@ -31,6 +31,7 @@ from lester.errors import LesterError, UnknownSourceError, describe_names
 from lester.features import MatrixColumnProvenance
 from lester.maintenance.scan import ScanResult, memorised_values, scan_files
 from lester.maintenance.selection import Selection, check_column, match_source, resolve_keys
+from lester.runner import index as run_index
 from lester.runner.artifacts import (
     load_model,
     load_provenance,
@@ -120,8 +121,12 @@ def read_table_rows(run: Any, name: str, positions: np.ndarray) -> pd.DataFrame:
 
 
 def _touched_rows(run: Any, source: str, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Positions of the rows of each split that the tuples ``ids`` reach: from the row
+    index when the run has one, else from the whole provenance table."""
     return {
-        split: np.flatnonzero(load_provenance(run, split).rows_touching({source: ids}))
+        split: run_index.rows_reached(run, split, source, ids)
+        if run_index.rows_indexed(run, split, source)
+        else np.flatnonzero(load_provenance(run, split).rows_touching({source: ids}))
         for split in SPLITS
     }
 
@@ -489,6 +494,7 @@ def _forget_rows(store: Any, run: Any, selection: Selection, options: UpdateOpti
     for split, rows in touched.items():
         if not len(rows):
             continue
+        run_index.log_deleted(run, split, rows)
         for artifact in ("data", "provenance", "X", "y"):
             run.delete_rows(f"{split}/{artifact}", rows)
     if len(touched["test"]):
@@ -496,6 +502,7 @@ def _forget_rows(store: Any, run: Any, selection: Selection, options: UpdateOpti
         if "test/scores" in run.artifacts():
             run.delete_rows("test/scores", touched["test"])
     _forget_keys(run, run, record.name, ids)
+    run_index.forget_keys(run, record.name, keys)
     _save_model(run, run, model)
     _append_audit(run, run, _audit_entry(status, keys, options))
     return status
@@ -504,7 +511,7 @@ def _forget_rows(store: Any, run: Any, selection: Selection, options: UpdateOpti
 def _forget_keys(update: Any, run: Any, source: str, ids: np.ndarray) -> None:
     """The forgotten tuples' keys are blanked; tuple ids of the others stay valid."""
     name = f"sources/{source}/keys"
-    keys = run.table(name)
+    keys = run.table_chunk(name, 0)  # the schema only
     blank = pd.DataFrame({keys.columns[0]: pd.Series([None] * len(ids), dtype=object)})
     update.replace_rows(name, ids, blank.astype(keys.dtypes.iloc[0], errors="ignore"))
 
