@@ -220,7 +220,7 @@ def _model_update(
     return updated, report
 
 
-RETAINED_SAMPLE = 2048
+RETAINED_SAMPLE = 1024
 
 
 def _training_rows(run: Any, affected: np.ndarray, options: UpdateOptions) -> np.ndarray | None:
@@ -256,7 +256,8 @@ def _save_model(update: Any, run: Any, model: Any) -> None:
 def _predict(model: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     from lester.runner import models
 
-    return models.predict(model, X)
+    with models.one_torch_thread():
+        return models.predict(model, X)
 
 
 # ---------------------------------------------------------------------------- audit
