@@ -48,8 +48,9 @@ def _length(frame):
 
 
 def encode_features():
+    length = FunctionTransformer(_length, feature_names_out="one-to-one")
     return ColumnTransformer([
-        ("title_length", make_pipeline(FunctionTransformer(_length, feature_names_out="one-to-one"), StandardScaler()), ["title"]),
+        ("title_length", make_pipeline(length, StandardScaler()), ["title"]),
         ("country", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["country"]),
         ("score", StandardScaler(), ["score"]),
     ])

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.inspection.conftest import capture
 
 import lester as lt
 from lester.errors import UnknownColumnError
 from lester.inspection import InspectionError
-from tests.inspection.conftest import capture
 
 
 def expected_metric(captured, column: str, value: object, metric: str, split: str) -> tuple:

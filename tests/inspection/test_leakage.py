@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from tests.inspection.conftest import capture
 
 import lester as lt
-from tests.inspection.conftest import capture
 
 MAILS_ONLY = """
 import lester as lt

@@ -89,9 +89,7 @@ def usage_command(
     default="equal_opportunity",
     show_default=True,
 )
-@click.option(
-    "--split", type=click.Choice(["test", "train"]), default="test", show_default=True
-)
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
 @click.option("--positive", help="The positive class (default: the largest label).")
 @JSON_OPTION
 @PLOT_OPTION
@@ -218,7 +216,9 @@ def _fairness_table(report: Any) -> list[Table]:
             f"{row.predicted_positives:,}",
             value,
         )
-    caption = [f"difference (max - min): {report.difference:.4f}; positive class {report.positive!r}"]
+    caption = [
+        f"difference (max - min): {report.difference:.4f}; positive class {report.positive!r}"
+    ]
     if report.ambiguous_rows:
         caption.append(f"{report.ambiguous_rows} rows derive from several groups")
     caption.extend(report.warnings)

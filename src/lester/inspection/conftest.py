@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-PIPELINE = '''
+PIPELINE = """
 import lester as lt
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
@@ -37,7 +37,7 @@ def extract_label(df):
 
 def create_model(num_features):
     return LogisticRegression()
-'''
+"""
 
 
 @pytest.fixture(scope="session")

@@ -128,9 +128,7 @@ class FairnessReport:
 
         labels = [_label(value) for value in self.table["group"]]
         values = self.table["value"].fillna(0.0).tolist()
-        title = (
-            f"{self.metric} by {self.group} ({self.split}); difference {self.difference:.3f}"
-        )
+        title = f"{self.metric} by {self.group} ({self.split}); difference {self.difference:.3f}"
         return grouped_bars(path, labels, {self.metric: values}, title, self.metric)
 
 

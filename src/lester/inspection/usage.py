@@ -149,7 +149,8 @@ class UsageReport:
 
         counts = {name: usage.counts() for name, usage in self.sources.items()}
         series = {
-            label: [counts[name][label] for name in counts] for label in ("train", "test", "neither")
+            label: [counts[name][label] for name in counts]
+            for label in ("train", "test", "neither")
         }
         return grouped_bars(
             path, list(counts), series, f"record usage of run {self.run_id}", "source tuples"
