@@ -50,3 +50,29 @@ def test_usage_parquet_holds_one_row_per_source_tuple(captured, tuple_rows, tmp_
 def test_usage_plot_is_a_png(captured, tmp_path):
     path = lt.inspect.usage(captured.run_id, captured.store).plot(tmp_path / "usage.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_usage_after_forget_rows_equals_rerunning_without_the_tuples(tmp_path):
+    from tests.inspection.conftest import capture
+
+    from lester.maintenance import Selection, forget_rows
+
+    captured = capture(tmp_path / "forget")
+    before = lt.inspect.usage(captured).sources["customers"]
+    gone = before.train_keys()[:2] + before.test_keys()[-1:]
+    selection = Selection("customers", keys=tuple(gone))
+    forget_rows(
+        captured.store, captured.run_id, selection, scan=False
+    )  # the scan is not tested here
+    after = lt.inspect.usage(captured)
+    customers = captured.customers[~captured.customers["customer_id"].isin(gone)]
+    train, test = captured.rerun(customers, captured.mails)
+    forgotten = before.keys.isin(gone)
+    kept = after.sources["customers"].keys
+    assert kept[~forgotten].tolist() == before.keys[~forgotten].tolist()  # positions stay
+    assert kept[forgotten].isna().all()  # maintenance drops the forgotten keys themselves
+    assert not after.sources["customers"].in_train[forgotten].any()
+    assert not after.sources["customers"].in_test[forgotten].any()
+    assert after.to_dict()["sources"]["customers"]["unused_keys"].count(None) == len(gone)
+    assert after.sources["customers"].train_rows.sum() == len(train)
+    assert after.sources["customers"].test_rows.sum() == len(test)

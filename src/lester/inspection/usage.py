@@ -28,6 +28,8 @@ from lester.inspection.tuples import rows_per_tuple
 class SourceUsage:
     """How the tuples of one source were used, in source order (position = tuple id).
 
+    After ``lester forget-rows`` a forgotten tuple keeps its position, with a missing key.
+
     Examples
     --------
     >>> usage = SourceUsage("s", pd.Index(["a", "b", "c"], name="id"),
@@ -90,7 +92,7 @@ class SourceUsage:
             {
                 "source": self.source,
                 "tuple_id": np.arange(len(self.keys), dtype=np.int64),
-                "key": self.keys.astype(str).to_numpy(),
+                "key": [None if pd.isna(key) else str(key) for key in self.keys],
                 "in_train": self.in_train,
                 "in_test": self.in_test,
                 "train_rows": self.train_rows,
@@ -184,5 +186,9 @@ def source_usage(captured: CapturedRun, source: str) -> SourceUsage:
 
 
 def _plain(values: list[Any]) -> list[Any]:
-    """numpy scalars as Python values, for JSON."""
-    return [value.item() if isinstance(value, np.generic) else value for value in values]
+    """numpy scalars as Python values and missing keys (of forgotten tuples) as None, for
+    JSON."""
+    return [
+        None if pd.isna(value) else value.item() if isinstance(value, np.generic) else value
+        for value in values
+    ]
