@@ -216,9 +216,11 @@ def _fairness_table(report: Any) -> list[Table]:
             f"{row.predicted_positives:,}",
             value,
         )
-    caption = [
-        f"difference (max - min): {report.difference:.4f}; positive class {report.positive!r}"
-    ]
+    difference = report.difference
+    spread = (
+        "undefined (fewer than two groups)" if difference != difference else f"{difference:.4f}"
+    )
+    caption = [f"difference (max - min): {spread}; positive class {report.positive!r}"]
     if report.ambiguous_rows:
         caption.append(f"{report.ambiguous_rows} rows derive from several groups")
     caption.extend(report.warnings)

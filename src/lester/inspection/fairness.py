@@ -94,9 +94,10 @@ class FairnessReport:
 
     @property
     def difference(self) -> float:
-        """Largest minus smallest defined group value (NaN with fewer than one)."""
+        """Largest minus smallest defined group value; NaN unless at least two groups have
+        a defined value (e.g. equal opportunity needs positive labels in a group)."""
         values = self.table["value"].dropna()
-        return float(values.max() - values.min()) if len(values) else float("nan")
+        return float(values.max() - values.min()) if len(values) >= 2 else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (NaN becomes ``None``)."""
@@ -128,7 +129,10 @@ class FairnessReport:
 
         labels = [_label(value) for value in self.table["group"]]
         values = self.table["value"].fillna(0.0).tolist()
-        title = f"{self.metric} by {self.group} ({self.split}); difference {self.difference:.3f}"
+        title = (
+            f"{self.metric} by {self.group} on {self.split}\n"
+            f"difference {self.difference:.3f}, run {self.run_id}"
+        )
         return grouped_bars(path, labels, {self.metric: values}, title, self.metric)
 
 

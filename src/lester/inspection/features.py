@@ -87,7 +87,7 @@ class FeaturesReport:
 
         names = list(self.columns)
         widths = [self.columns[name].width for name in names]
-        title = f"X columns per input column ({self.n_features} features, run {self.run_id})"
+        title = f"X columns per input column ({self.n_features} in all)\nrun {self.run_id}"
         return grouped_bars(path, names, {"X columns": widths}, title, "X columns")
 
 

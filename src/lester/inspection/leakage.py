@@ -80,7 +80,13 @@ class LeakageReport:
                 summary[n]["tuples"] - summary[n]["shared_tuples"] for n in names
             ],
         }
-        return grouped_bars(path, names, series, f"leakage in run {self.run_id}", "source tuples")
+        return grouped_bars(
+            path,
+            names,
+            series,
+            f"tuples feeding train and test\nrun {self.run_id}",
+            "source tuples",
+        )
 
 
 def leakage(run: Any, store: Any = None) -> LeakageReport:

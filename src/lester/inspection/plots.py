@@ -36,7 +36,7 @@ def grouped_bars(
     for index, (label, values) in enumerate(series.items()):
         offsets = [i + (index - (len(series) - 1) / 2) * width for i in range(len(categories))]
         bars = axes.bar(offsets, values, width, label=label)
-        axes.bar_label(bars, fmt="%.3g", fontsize=8)
+        axes.bar_label(bars, labels=[_number(value) for value in values], fontsize=8)
     rotation = 45 if len(categories) > 8 else 0
     axes.set_xticks(range(len(categories)), [str(c) for c in categories], rotation=rotation)
     axes.set_title(title, fontsize=10)
@@ -46,6 +46,11 @@ def grouped_bars(
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     return path
+
+
+def _number(value: float) -> str:
+    """``2,414`` for counts, ``0.238`` for rates."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:.3f}"
 
 
 def _agg_figure(**options: object):

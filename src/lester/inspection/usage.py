@@ -155,7 +155,7 @@ class UsageReport:
             for label in ("train", "test", "neither")
         }
         return grouped_bars(
-            path, list(counts), series, f"record usage of run {self.run_id}", "source tuples"
+            path, list(counts), series, f"record usage\nrun {self.run_id}", "source tuples"
         )
 
 
