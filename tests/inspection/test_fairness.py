@@ -5,8 +5,9 @@ predicted with the run's stored encoders and model, and the metric is computed w
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
-from tests.inspection.conftest import capture
+from tests.inspection.conftest import PIPELINE, capture
 
 import lester as lt
 from lester.errors import UnknownColumnError
@@ -116,3 +117,43 @@ def test_unknown_run_and_missing_store(captured, tmp_path):
     with pytest.raises(InspectionError, match="no store"):
         lt.inspect.usage("latest", tmp_path / "nothing")
     assert not (tmp_path / "nothing").exists()
+
+
+ROW_NUMBER_MAILS = PIPELINE.replace(
+    'lt.read_csv(mails_path, primary_key="mail_id")', "lt.read_csv(mails_path)"
+)
+
+
+@pytest.fixture(scope="module")
+def row_numbered(tmp_path_factory):
+    return capture(tmp_path_factory.mktemp("row-numbers"), ROW_NUMBER_MAILS)
+
+
+def test_a_source_without_key_is_looked_up_by_row_number(row_numbered):
+    """Ground truth with plain pandas: a test row's score is unique, so it names its mail."""
+    run = row_numbered.store.open_run(row_numbered.run_id)
+    data = run.table("test/data").assign(
+        label=run.matrix("test/y"), prediction=run.matrix("test/predictions")
+    )
+    mails = pd.read_csv(row_numbered.folder / "mails.csv")
+    assert mails["score"].is_unique
+    rows = data.merge(mails[["score", "email"]], on="score")  # the group column: mails.email
+    assert len(rows) == len(data)
+    report = lt.inspect.fairness(row_numbered, group="mails.email", metric="accuracy")
+    assert report.table["rows"].sum() == len(data)
+    by_email = rows.groupby("email").apply(lambda g: (g["label"] == g["prediction"]).mean())
+    table = report.table.set_index("group")["value"]
+    pd.testing.assert_series_equal(
+        table.sort_index(), by_email.sort_index(), check_names=False, check_index_type=False
+    )
+
+
+def test_a_changed_source_without_key_is_an_error(row_numbered):
+    path = row_numbered.folder / "mails.csv"
+    original = path.read_bytes()
+    try:
+        row_numbered.mails.iloc[::-1].to_csv(path, index=False)
+        with pytest.raises(InspectionError, match="identified by row number"):
+            lt.inspect.fairness(row_numbered, group="mails.email")
+    finally:
+        path.write_bytes(original)
