@@ -202,6 +202,8 @@ def _usage_table(report: Any) -> list[Table]:
 
 
 def _fairness_table(report: Any) -> list[Table]:
+    from lester.inspection.fairness import group_label
+
     table = Table(
         title=f"{report.metric} by {report.group} on {report.split} (run {report.run_id})"
     )
@@ -210,7 +212,7 @@ def _fairness_table(report: Any) -> list[Table]:
     for row in report.table.itertuples(index=False):
         value = "undefined" if row.value != row.value else f"{row.value:.4f}"
         table.add_row(
-            escape(_group_label(row.group)),
+            escape(group_label(row.group)),
             f"{row.rows:,}",
             f"{row.label_positives:,}",
             f"{row.predicted_positives:,}",
@@ -226,12 +228,6 @@ def _fairness_table(report: Any) -> list[Table]:
     caption.extend(report.warnings)
     table.caption = "\n".join(caption)
     return [table]
-
-
-def _group_label(value: Any) -> str:
-    from lester.inspection.fairness import _label
-
-    return _label(value)
 
 
 def _leakage_tables(report: Any, limit: int) -> list[Table]:

@@ -127,7 +127,7 @@ class FairnessReport:
         """A bar chart of the metric per group."""
         from lester.inspection.plots import grouped_bars
 
-        labels = [_label(value) for value in self.table["group"]]
+        labels = [group_label(value) for value in self.table["group"]]
         values = self.table["value"].fillna(0.0).tolist()
         title = (
             f"{self.metric} by {self.group} on {self.split}\n"
@@ -243,7 +243,14 @@ def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value))
 
 
-def _label(value: Any) -> str:
+def group_label(value: Any) -> str:
+    """A group value as text; rows without a tuple of the group's source are ``(missing)``.
+
+    Examples
+    --------
+    >>> group_label("DE"), group_label(None)
+    ('DE', '(missing)')
+    """
     return MISSING_GROUP if _is_missing(value) else str(value)
 
 
