@@ -285,8 +285,19 @@ def _append_audit(update: Any, run: Any, entry: dict) -> None:
     update.put_json("audit", [*log, entry])
 
 
-def _scan(store: Any, values: list[str]) -> ScanResult:
+def _scan(
+    store: Any, values: list[str], run_ids: list[str] = (), excluded: dict | None = None
+) -> ScanResult:
+    """Scan the store for the deleted values; a value found only because rows the runs
+    ``run_ids`` keep hold it (as a cell or inside one: the subject of a forgotten mail may also
+    be, or be part of, the subject of a kept one) is not a leak. ``excluded`` maps run ids to
+    ``{split: positions}`` of rows that do not count as kept (not yet updated)."""
     result = scan_files(store.root, values)
+    suspects = sorted({values[index] for _, index in result.found})
+    if suspects and run_ids:
+        held = _values_held(store, run_ids, suspects, excluded or {})
+        result.found = [(name, i) for name, i in result.found if values[i] not in held]
+        result.checked -= len(held)
     if not result.clean:
         files = sorted({name for name, _ in result.found})
         raise ForgottenValueFoundError(
@@ -294,6 +305,23 @@ def _scan(store: Any, values: list[str]) -> ScanResult:
             f"`lester verify-forgotten` after fixing the cause"
         )
     return result
+
+
+def _values_held(store: Any, run_ids: list[str], values: list[str], excluded: dict) -> set[str]:
+    """Which of ``values`` the kept rows of the runs hold, in a string cell or inside one."""
+    held: set[str] = set()
+    for run_id in sorted(set(run_ids)):
+        run = store.open_run(run_id)
+        for split in SPLITS:
+            data = run.table(f"{split}/data")
+            data = data.drop(index=excluded.get(run_id, {}).get(split, []))
+            for column in data.columns:
+                cells = data[column]
+                if not (cells.dtype.kind in "OUT" or isinstance(cells.dtype, pd.StringDtype)):
+                    continue
+                cells = cells.dropna().astype(str)
+                held.update(v for v in values if cells.str.contains(v, regex=False).any())
+    return held
 
 
 def _string_values(frame: pd.DataFrame) -> list[str]:
@@ -377,31 +405,8 @@ def _forget_values(
 def _finish(store: Any, status: UpdateStatus, started: float, scan: bool) -> UpdateStatus:
     status.seconds = time.perf_counter() - started
     if scan:
-        status.scan = _scan(store, _not_retained(store, [status])).to_dict()
+        status.scan = _scan(store, status.forgotten_values, [status.run_id]).to_dict()
     return status
-
-
-def _not_retained(store: Any, statuses: list[UpdateStatus]) -> list[str]:
-    """The forgotten values that no row the updated runs keep holds: only those must be gone
-    from the store (the subject of a forgotten mail may also be the subject of a kept one).
-    Part of the scan, which reads every byte anyway, so the update itself stays small."""
-    values = sorted({value for status in statuses for value in status.forgotten_values})
-    held: set[str] = set()
-    for run_id in sorted({status.run_id for status in statuses}):
-        run = store.open_run(run_id)
-        for split in SPLITS:
-            held.update(_values_held(run.table(f"{split}/data"), values))
-    return [value for value in values if value not in held]
-
-
-def _values_held(data: pd.DataFrame, values: list[str]) -> set[str]:
-    """Which of ``values`` occur as a cell of ``data``."""
-    held: set[str] = set()
-    for column in data.columns:
-        cells = data[column]
-        if cells.dtype.kind in "OUT" or isinstance(cells.dtype, pd.StringDtype):
-            held.update(cells[cells.isin(values)].astype(str).tolist())
-    return held
 
 
 def _refuse_memorised(
@@ -432,7 +437,8 @@ def forget_everywhere(
         statuses.append(update(run_id, scan=False))
         if on_done is not None:
             on_done(statuses[-1])
-    result = _scan(store, _not_retained(store, statuses)).to_dict()
+    values = sorted({value for status in statuses for value in status.forgotten_values})
+    result = _scan(store, values, [status.run_id for status in statuses]).to_dict()
     for status in statuses:
         status.scan = result
     return statuses
