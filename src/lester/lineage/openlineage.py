@@ -39,6 +39,7 @@ import importlib.metadata
 import traceback
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ FILE_NAMESPACE = "file"
 EVENTS_FILE = Path("lineage") / "openlineage.jsonl"
 
 
+@cache
 def producer() -> str:
     """The ``producer`` URI of Lester's events.
 
@@ -170,17 +172,19 @@ def _run_facets(run: RunDescription, error: BaseException | None, complete: bool
 
     facets: dict[str, Any] = {
         "processing_engine": processing_engine_run.ProcessingEngineRunFacet(
-            version=producer().rpartition(":")[2], name="lester"
+            producer=producer(), version=producer().rpartition(":")[2], name="lester"
         ),
         "executionParameters": execution_parameters_run.ExecutionParametersRunFacet(
+            producer=producer(),
             parameters=[
                 execution_parameters_run.ExecutionParameter(key=key, value=value)
                 for key, value in sorted(run.params.items())
-            ]
+            ],
         ),
     }
     if run.parent is not None:
         facets["parent"] = parent_run.ParentRunFacet(
+            producer=producer(),
             run=parent_run.Run(runId=run.parent.lineage_id),
             job=parent_run.Job(namespace=NAMESPACE, name=run.parent.pipeline),
         )
@@ -192,11 +196,13 @@ def _run_facets(run: RunDescription, error: BaseException | None, complete: bool
         if run.version is not None:
             tags["lester.version"] = str(run.version)
     facets["tags"] = tags_run.TagsRunFacet(
+        producer=producer(),
         tags=[tags_run.TagsRunFacetFields(key=k, value=v, source="LESTER")
               for k, v in sorted(tags.items())]
     )  # fmt: skip
     if error is not None:
         facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
+            producer=producer(),
             message=f"{type(error).__name__}: {error}",
             programmingLanguage="PYTHON",
             stackTrace="".join(traceback.format_exception(error)),
@@ -210,7 +216,7 @@ def _job_facets(run: RunDescription) -> dict:
     job_type = "PIPELINE" if run.kind == "run" else "MAINTENANCE"
     return {
         "jobType": job_type_job.JobTypeJobFacet(
-            processingType="BATCH", integration="LESTER", jobType=job_type
+            producer=producer(), processingType="BATCH", integration="LESTER", jobType=job_type
         )
     }
 
@@ -219,6 +225,7 @@ def _schema(fields: dict[str, str]) -> Any:
     from openlineage.client.facet_v2 import schema_dataset
 
     return schema_dataset.SchemaDatasetFacet(
+        producer=producer(),
         fields=[schema_dataset.SchemaDatasetFacetFields(name=name, type=kind or None)
                 for name, kind in fields.items()]
     )  # fmt: skip
@@ -241,7 +248,7 @@ def _output(run: RunDescription, dataset: DatasetDescription) -> Any:
 
     facets: dict[str, Any] = {
         "version": dataset_version_dataset.DatasetVersionDatasetFacet(
-            datasetVersion=f"{run.run_id}@v{run.version}"
+            producer=producer(), datasetVersion=f"{run.run_id}@v{run.version}"
         )
     }
     if dataset.fields:
@@ -251,13 +258,15 @@ def _output(run: RunDescription, dataset: DatasetDescription) -> Any:
     if run.parent is not None:
         change = lifecycle_state_change_dataset.LifecycleStateChange.OVERWRITE
         facets["lifecycleStateChange"] = (
-            lifecycle_state_change_dataset.LifecycleStateChangeDatasetFacet(change)
+            lifecycle_state_change_dataset.LifecycleStateChangeDatasetFacet(
+                change, producer=producer()
+            )
         )
     output_facets = {}
     if dataset.rows is not None:
         output_facets["outputStatistics"] = (
             output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
-                rowCount=dataset.rows
+                producer=producer(), rowCount=dataset.rows
             )
         )
     return OutputDataset(
@@ -279,7 +288,7 @@ def column_lineage_facet(run: RunDescription, dataset: DatasetDescription) -> An
         for name, dependencies in dataset.field_lineage.items()
     }
     return cl.ColumnLineageDatasetFacet(
-        fields=fields, dataset=list(_input_fields(dataset.row_lineage, paths))
+        producer=producer(), fields=fields, dataset=list(_input_fields(dataset.row_lineage, paths))
     )
 
 
