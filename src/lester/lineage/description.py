@@ -234,8 +234,16 @@ def _label_type(run: Any, split: str) -> str:
 
 def _passthrough(encoder: Any) -> set[str]:
     """Names of the encoder's transformers that copy their columns unchanged."""
-    transformers = getattr(encoder, "transformers_", None) or []
-    return {name for name, transformer, _ in transformers if transformer == "passthrough"}
+    # The unfitted specification: fitting replaces "passthrough" by a FunctionTransformer.
+    transformers = getattr(encoder, "transformers", None) or []
+    names = {name for name, transformer, _ in transformers if _is_passthrough(transformer)}
+    if _is_passthrough(getattr(encoder, "remainder", None)):
+        names.add("remainder")
+    return names
+
+
+def _is_passthrough(transformer: Any) -> bool:
+    return isinstance(transformer, str) and transformer == "passthrough"
 
 
 def _feature_lineage(
