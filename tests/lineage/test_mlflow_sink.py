@@ -96,6 +96,9 @@ def test_run_and_update_are_logged_and_the_update_overwrites_the_artifacts(
         ignore_index=True,
     )
     pd.testing.assert_frame_equal(logged_data, new)
+    # the model was rewritten, its spec (stored beside it, under model/) was not: both stay
+    assert (artifacts / "model" / "model.skops").is_file()
+    assert (artifacts / "model" / "spec" / "spec.json").is_file()
 
     # deleting the child in MLflow only marks it; `mlflow gc` removes it for good
     child_artifacts = Path(child.info.artifact_uri.removeprefix("file://"))

@@ -19,6 +19,8 @@ Examples
 'train/X/00001.npy'
 >>> artifact_path("metrics", "metrics", "objects/cd/cd34.json")
 'metrics/metrics.json'
+>>> artifact_path("pipeline.py", "pipeline.py", "objects/ef/ef56.bin")
+'pipeline.py/pipeline.py'
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ RUN_KIND = "run"
 
 def artifact_path(name: str, logical_file: str, stored_path: str) -> str:
     """Where a stored file of artifact ``name`` goes among the MLflow run's artifacts."""
-    ext = Path(stored_path).suffix
     part = logical_file.partition("#")[2] or Path(name).name
-    return f"{name}/{part}{'' if part.endswith(ext) else ext}"
+    ext = "" if Path(part).suffix else Path(stored_path).suffix  # pipeline.py stays .py
+    return f"{name}/{part}{ext}"
 
 
 class MlflowSink:
@@ -149,8 +151,10 @@ class MlflowSink:
 
         repository = get_artifact_repository(self.client.get_run(parent).info.artifact_uri)
         for name in run.changed_artifacts:
-            if any(True for _ in repository.list_artifacts(name)):
-                repository.delete_artifacts(name)
+            # only the artifact's own files: "model/spec" lives inside "model/" too
+            for entry in repository.list_artifacts(name):
+                if not entry.is_dir:
+                    repository.delete_artifacts(entry.path)
         self._upload(parent, run.store, str(run.run_id), run.changed_artifacts)
 
     def _upload(self, mlflow_id: str, store_root: str, run_id: str, only: list | None) -> None:
