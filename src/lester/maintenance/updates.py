@@ -29,6 +29,8 @@ import pandas as pd
 
 from lester.errors import LesterError, UnknownSourceError, describe_names
 from lester.features import MatrixColumnProvenance
+from lester.lineage import configured_sinks, tracked
+from lester.lineage.description import describe_update, describe_update_done
 from lester.maintenance.scan import ScanResult, memorised_values, scan_files
 from lester.maintenance.selection import Selection, check_column, match_source, resolve_keys
 from lester.runner import index as run_index
@@ -63,6 +65,8 @@ class UpdateOptions:
     compare_retrain: bool = False
     allow_retrain: bool = False
     who: str | None = None
+    # Lineage sinks told about the update (lester.lineage); None: the configured ones.
+    lineage: list[Any] | None = None
 
 
 @dataclass
@@ -345,9 +349,13 @@ def forget_values(
     run are applied one after the other."""
     options = options or UpdateOptions()
     started = time.perf_counter()
-    with store.update_run(run_id, note=f"forget-values {selection.describe()} {column}") as run:
-        status = _forget_values(store, run, selection, column, options)
-    return _finish(store, status, started, scan)
+    with tracked_update(store, run_id, "forget-values", selection, column, options) as lineage:
+        note = f"forget-values {selection.describe()} {column}"
+        with store.update_run(run_id, note=note) as run:
+            status = _forget_values(store, run, selection, column, options)
+        status = _finish(store, status, started, scan)
+        lineage.fill(describe_update_done, store, status)
+    return status
 
 
 def _forget_values(
@@ -400,6 +408,17 @@ def _forget_values(
     _refresh_predictions(run, run, model, changes.get("test"))
     _append_audit(run, run, _audit_entry(status, keys, options))
     return status
+
+
+def tracked_update(
+    store: Any, run_id: str, command: str, selection: Selection, column: str | None,
+    options: UpdateOptions,
+) -> Any:  # fmt: skip
+    """Report the update to the lineage sinks (:mod:`lester.lineage`) as a child run."""
+    sinks = configured_sinks(store) if options.lineage is None else options.lineage
+    return tracked(sinks, lambda: describe_update(
+        store, run_id, command, selection.source, column, selection.describe()
+    ))  # fmt: skip
 
 
 def _finish(store: Any, status: UpdateStatus, started: float, scan: bool) -> UpdateStatus:
@@ -475,9 +494,12 @@ def forget_rows(
     provenance, X, y and predictions, and update the model as if trained without them."""
     options = options or UpdateOptions()
     started = time.perf_counter()
-    with store.update_run(run_id, note=f"forget-rows {selection.describe()}") as run:
-        status = _forget_rows(store, run, selection, options)
-    return _finish(store, status, started, scan)
+    with tracked_update(store, run_id, "forget-rows", selection, None, options) as lineage:
+        with store.update_run(run_id, note=f"forget-rows {selection.describe()}") as run:
+            status = _forget_rows(store, run, selection, options)
+        status = _finish(store, status, started, scan)
+        lineage.fill(describe_update_done, store, status)
+    return status
 
 
 def _forget_rows(store: Any, run: Any, selection: Selection, options: UpdateOptions):

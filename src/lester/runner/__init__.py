@@ -11,13 +11,15 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lester.errors import SourceReadError, describe_names
+from lester.lineage import LineageSink, configured_sinks, tracked
+from lester.lineage.description import LINEAGE_ID_KEY, describe_captured, describe_start
 from lester.pipeline import Pipeline, load_pipeline
 from lester.runner.capture import capture
 from lester.runner.execute import PipelineOutputs, RunError, execute_pipeline
@@ -42,6 +44,7 @@ def run(
     seed: int = 42,
     test_size: float = 0.2,
     quiet: bool = False,
+    lineage: Sequence[LineageSink] | None = None,
 ) -> RunResult:
     """Run ``pipeline`` on ``sources`` ({name: path}) and capture it in ``store``.
 
@@ -49,6 +52,9 @@ def run(
     encoders fitted on train only, training, prediction and metrics; then every artifact
     with its provenance is written to the store. The run appears in the store's catalog
     only when it is complete; any failure leaves nothing behind.
+
+    ``lineage``: the sinks told about the run (see :mod:`lester.lineage`); by default the
+    configured ones (:func:`lester.lineage.configured_sinks`), ``[]`` for none.
     """
     from lester.store import Store
 
@@ -56,13 +62,20 @@ def run(
         pipeline = load_pipeline(pipeline)
     paths = _check_sources(sources)
     target = store if isinstance(store, Store) else Store(store)
-    with _progress(quiet) as progress:
+    sinks = configured_sinks(target) if lineage is None else list(lineage)
+    params = {"seed": seed, "test_size": test_size}
+    describe = lambda: describe_start(pipeline.name, paths, target.root, params)  # noqa: E731
+    with _progress(quiet) as progress, tracked(sinks, describe) as lineage_run:
         outputs = execute_pipeline(pipeline, paths, seed, test_size, progress)
         if progress is not None:
             progress("capture")
         meta = {"seed": seed, "test_size": test_size, "sources": paths}
+        if lineage_run.description is not None:
+            meta[LINEAGE_ID_KEY] = lineage_run.description.lineage_id
         with target.new_run(pipeline=pipeline.name, meta=meta) as writer:
             capture(writer, pipeline, outputs, paths, seed, test_size)
+        lineage_run.fill(describe_captured, target, writer.run_id, outputs.prepared,
+                         outputs.encoder)  # fmt: skip
     return RunResult(writer.run_id, str(target.root), outputs.metrics, outputs)
 
 
