@@ -61,9 +61,7 @@ def test_usage_after_forget_rows_equals_rerunning_without_the_tuples(tmp_path):
     before = lt.inspect.usage(captured).sources["customers"]
     gone = before.train_keys()[:2] + before.test_keys()[-1:]
     selection = Selection("customers", keys=tuple(gone))
-    forget_rows(
-        captured.store, captured.run_id, selection
-    )  # the scan is not tested here
+    forget_rows(captured.store, captured.run_id, selection)  # the scan is not tested here
     after = lt.inspect.usage(captured)
     customers = captured.customers[~captured.customers["customer_id"].isin(gone)]
     train, test = captured.rerun(customers, captured.mails)

@@ -97,25 +97,34 @@ class Tracked:
 
 @contextmanager
 def tracked(
-    sinks: Sequence[LineageSink], describe: Callable[[], RunDescription]
+    sinks: Sequence[LineageSink],
+    describe: Callable[[], RunDescription],
+    only_success: bool = False,
 ) -> Iterator[Tracked]:
     """Tell ``sinks`` that a run starts, then that it completed or failed.
 
     ``describe`` builds the starting description; it is only called when there are sinks,
     so a run without sinks pays nothing. The body fills the description in (through
-    :meth:`Tracked.fill`) before it ends.
+    :meth:`Tracked.fill`) before it ends. With ``only_success`` the start is held back and
+    reported with the completion: a refused maintenance update leaves no trace, not even in
+    the lineage log (a refusal changes nothing on disk).
     """
     if not sinks:
         yield Tracked(None)
         return
     description = describe()
-    for sink in sinks:
-        sink.start(description)
+    if not only_success:
+        for sink in sinks:
+            sink.start(description)
     try:
         yield Tracked(description)
     except BaseException as error:
-        _notify(sinks, "fail", description, error)
+        if not only_success:
+            _notify(sinks, "fail", description, error)
         raise
+    if only_success:
+        for sink in sinks:
+            sink.start(description)
     _notify(sinks, "complete", description)
 
 

@@ -418,7 +418,7 @@ def tracked_update(
     sinks = configured_sinks(store) if options.lineage is None else options.lineage
     return tracked(sinks, lambda: describe_update(
         store, run_id, command, selection.source, column, selection.describe()
-    ))  # fmt: skip
+    ), only_success=True)  # fmt: skip
 
 
 def _finish(store: Any, status: UpdateStatus, started: float, scan: bool) -> UpdateStatus:
