@@ -132,6 +132,7 @@ class Comparison:
     x_blocks: list[BlockDifference] = field(default_factory=list)
     y_rows: list[tuple[list[Any], float, float]] = field(default_factory=list)
     y_rows_differing: int = 0
+    notes: list[str] = field(default_factory=list)  # what was not compared, and why
 
     @property
     def equivalent(self) -> bool:
@@ -265,6 +266,8 @@ def _blocks(rewrite: Outputs, width: int) -> list[tuple[str, int, int]]:
 
 def _compare_X(original: Outputs, rewrite: Outputs, pairs, result: Comparison) -> None:
     X_o, X_r = np.asarray(original.X, dtype=float), np.asarray(rewrite.X, dtype=float)
+    if not original.rows and not rewrite.rows:
+        return  # no rows, no features: the shape of an empty matrix is arbitrary
     if X_o.ndim != 2 or X_r.ndim != 2:
         result.problems.append(f"X: shapes {X_o.shape} and {X_r.shape} are not matrices")
         return
@@ -284,11 +287,18 @@ def _compare_X(original: Outputs, rewrite: Outputs, pairs, result: Comparison) -
     if not pairs:
         return
     i, j = np.array(pairs).T
+    undefined = ~np.isfinite(X_o[i])
+    if undefined.any():
+        # 0/0 in the original (e.g. a z-score of a constant column): its value is undefined.
+        columns = sorted(set(np.flatnonzero(undefined.any(axis=0)).tolist()))
+        result.notes.append(
+            f"the original's X holds {int(undefined.sum())} NaN/inf values (columns "
+            f"{columns[:10]}); those cells are not compared"
+        )
     for name, start, stop in _blocks(rewrite, X_o.shape[1]):
         a, b = X_o[i, start:stop], X_r[j, start:stop]
-        bad_rows = np.flatnonzero(
-            (~np.isclose(a, b, rtol=TOLERANCE, atol=TOLERANCE, equal_nan=True)).any(axis=1)
-        )
+        same = np.isclose(a, b, rtol=TOLERANCE, atol=TOLERANCE, equal_nan=True)
+        bad_rows = np.flatnonzero((~(same | undefined[:, start:stop])).any(axis=1))
         if len(bad_rows):
             k = bad_rows[0]
             result.x_blocks.append(

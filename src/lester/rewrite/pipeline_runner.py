@@ -92,9 +92,11 @@ def run(pipeline_path: Path, out_dir: Path, sources: dict[str, str]) -> None:
         )
     frame = prepared.to_pandas()
     encoder = module.encode_features()
-    X = encoder.fit_transform(frame)
-    if hasattr(X, "toarray"):
-        X = X.toarray()
+    if len(frame):
+        X = encoder.fit_transform(frame)
+        X = X.toarray() if hasattr(X, "toarray") else X
+    else:  # encoders refuse to fit on no rows; there is no feature matrix to compare
+        X = np.zeros((0, 0))
     y = np.asarray(module.extract_label(frame))
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = [[_json_cell(value) for value in row] for row in frame.itertuples(index=False)]
@@ -111,5 +113,10 @@ def run(pipeline_path: Path, out_dir: Path, sources: dict[str, str]) -> None:
     (out_dir / "blocks.json").write_text(json.dumps(_blocks(encoder)), encoding="utf-8")
 
 
+def main(argv: list[str]) -> None:
+    """``main([pipeline, out_dir, sources_json])``."""
+    run(Path(argv[0]), Path(argv[1]), json.loads(argv[2]))
+
+
 if __name__ == "__main__":
-    run(Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3]))
+    main(sys.argv[1:])

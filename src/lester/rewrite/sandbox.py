@@ -111,8 +111,23 @@ class SandboxResult:
             return "refused by the sandbox: " + "; ".join(self.violations)
         if self.timed_out:
             return f"timed out after {self.duration_s:.1f} s"
-        tail = "\n".join(self.stderr.strip().splitlines()[-lines:])
+        tail = "\n".join(_without_sandbox_frames(self.stderr).strip().splitlines()[-lines:])
         return f"exit code {self.returncode}" + (f":\n{tail}" if tail else "")
+
+
+def _without_sandbox_frames(stderr: str) -> str:
+    """A traceback without the frames of the sandbox machinery (runpy, the child)."""
+    kept, skip_source = [], False
+    for line in stderr.splitlines():
+        if line.startswith("  File ") and ("<frozen runpy>" in line or CHILD_SCRIPT.name in line
+                                            or "<sandboxed code>" in line):  # fmt: skip
+            skip_source = True
+            continue
+        if skip_source and line.startswith("    "):
+            continue
+        skip_source = False
+        kept.append(line)
+    return "\n".join(kept)
 
 
 def scrubbed_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:

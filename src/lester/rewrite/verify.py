@@ -172,7 +172,7 @@ class Verdict:
                 else ""
             )
             lines.append(f"  {case.status:<15} {case.name}{rows}")
-            if case.detail and case.status != "equivalent":
+            if case.detail:
                 lines += [f"      {line}" for line in case.detail.splitlines()[:8]]
         skipped = [c.name for c in self.cases if c.status == "original fails"]
         if skipped:
@@ -203,8 +203,9 @@ class Verdict:
 
 
 # ---------------------------------------------------------------------------- sources
-def find_sources(script: Path) -> dict[str, str]:
-    """Data files the script names with a literal relative path that exists next to it.
+def find_sources(script: Path, outputs: ScriptOutputs | None = None) -> dict[str, str]:
+    """Data files the script names with a literal relative path that exists next to it,
+    except its outputs (the paths of ``outputs`` and literals opened for writing).
 
     Examples
     --------
@@ -219,10 +220,15 @@ def find_sources(script: Path) -> dict[str, str]:
         tree = ast.parse(script.read_text(encoding="utf-8"))
     except SyntaxError as error:
         raise VerificationError(f"{script} does not parse: {error}") from None
+    outputs = outputs or ScriptOutputs()
+    written = {Path(outputs.prepared).as_posix(), Path(outputs.X).as_posix(),
+               Path(outputs.y).as_posix(), *_opened_for_writing(tree)}  # fmt: skip
     found: dict[str, str] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             text = node.value
+            if Path(text).as_posix() in written:
+                continue
             if text.lower().endswith(DATA_SUFFIXES) and "\n" not in text:
                 path = script.parent / text
                 if not Path(text).is_absolute() and path.is_file():
@@ -230,9 +236,25 @@ def find_sources(script: Path) -> dict[str, str]:
     return found
 
 
-def _resolve_sources(script: Path, sources: Mapping[str, str | Path] | None) -> dict[str, str]:
+def _opened_for_writing(tree: ast.AST) -> set[str]:
+    written = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "open":
+            arguments = [*node.args, *(k.value for k in node.keywords if k.arg == "mode")]
+            mode = arguments[1] if len(arguments) > 1 else None
+            target = arguments[0] if arguments else None
+            if (isinstance(mode, ast.Constant) and isinstance(mode.value, str)
+                    and set(mode.value) & set("wax+")
+                    and isinstance(target, ast.Constant) and isinstance(target.value, str)):
+                written.add(Path(target.value).as_posix())
+    return written
+
+
+def _resolve_sources(
+    script: Path, sources: Mapping[str, str | Path] | None, outputs: ScriptOutputs
+) -> dict[str, str]:
     if sources is None:
-        found = find_sources(script)
+        found = find_sources(script, outputs)
         if not found:
             raise VerificationError(
                 f"{script.name} reads no data file named by a literal path next to it; give the "
@@ -334,8 +356,8 @@ def run_rewrite(
         workdir = Path(tmp)
         files: dict[str, Any] = dict(inputs)
         files[_PIPELINE_FILE] = pipeline_code.encode("utf-8")
-        command = ["-m", "lester.rewrite.pipeline_runner", _PIPELINE_FILE, _RESULT_DIR,
-                   json.dumps(dict(sources))]  # fmt: skip
+        arguments = [_PIPELINE_FILE, _RESULT_DIR, json.dumps(dict(sources))]
+        command = f"from lester.rewrite.pipeline_runner import main\nmain({arguments!r})"
         if warm:
             result = shared_warm_sandbox(WARM_PRELOAD).run(command, workdir, files, limits)
         else:
@@ -381,7 +403,8 @@ class _Checker:
         result, original, why = run_original(self.script, variant.inputs, self.outputs,
                                              self.limits)  # fmt: skip
         if original is None:
-            case.status, case.detail = "original fails", why
+            lines = [line for line in why.strip().splitlines() if line.strip()]
+            case.status, case.detail = "original fails", lines[-1] if lines else why
             return _Run(case)
         rewrite_result, rewrite = run_rewrite(self.pipeline_code, self.sources, variant.inputs,
                                               self.limits, self.warm)  # fmt: skip
@@ -400,6 +423,8 @@ class _Checker:
         comparison = compare(original, rewrite)
         if not comparison.equivalent:
             case.status, case.detail = "different", comparison.describe()
+        elif comparison.notes:
+            case.detail = "; ".join(comparison.notes)
         return _Run(case, comparison)
 
     def shows(self, variant: Variant, signature: set[str]) -> bool:
@@ -498,7 +523,7 @@ def verify_rewrite(
     say = progress or (lambda message: None)
     limits = limits or SandboxLimits()
     outputs = outputs or ScriptOutputs()
-    resolved = _resolve_sources(script, sources)
+    resolved = _resolve_sources(script, sources, outputs)
     real = {path: (script.parent / path).read_bytes() for path in resolved.values()}
     base = Variant("real inputs", "real", real, "the script's own input files")
     if sample_rows is not None:
