@@ -132,8 +132,8 @@ def test_the_environment_holds_no_keys(run, tmp_path, monkeypatch):
 
 
 def test_scrubbed_environment_drops_secrets_but_keeps_the_locale():
-    env = scrubbed_environment({"PATH": "/usr/bin", "LC_ALL": "C.UTF-8", "GITHUB_TOKEN": "x",
-                                "DB_PASSWORD": "y", "GOOGLE_APPLICATION_CREDENTIALS": "/k"})  # fmt: skip
+    secrets = {"GITHUB_TOKEN": "x", "DB_PASSWORD": "y", "GOOGLE_APPLICATION_CREDENTIALS": "/k"}
+    env = scrubbed_environment({"PATH": "/usr/bin", "LC_ALL": "C.UTF-8", **secrets})
     assert env["PATH"] == "/usr/bin" and env["LC_ALL"] == "C.UTF-8"
     assert not {"GITHUB_TOKEN", "DB_PASSWORD", "GOOGLE_APPLICATION_CREDENTIALS"} & set(env)
 
@@ -155,7 +155,11 @@ def test_a_run_that_exceeds_its_memory_fails(run, tmp_path):
 def test_inputs_are_copies_at_their_relative_paths(run, tmp_path):
     source = tmp_path / "customers.csv"
     source.write_text("id\n1\n")
-    code = "text = open('data/customers.csv').read()\nopen('data/customers.csv', 'w').write('')\nprint(text.split())"
+    code = (
+        "text = open('data/customers.csv').read()\n"
+        "open('data/customers.csv', 'w').write('')\n"
+        "print(text.split())"
+    )
     result = run(code, tmp_path / "work", inputs={"data/customers.csv": source})
     assert result.ok and result.stdout.strip() == "['id', '1']"
     assert source.read_text() == "id\n1\n"

@@ -61,7 +61,7 @@ def test_a_real_difference_is_reduced_to_a_small_input():
     assert "customers[" in difference.details  # the rewrite's rows name their source tuples
 
 
-MESSY = '''
+MESSY = """
 import os
 import numpy as np
 levels = {}
@@ -80,9 +80,9 @@ with open('out/prepared.tsv', 'w') as out:
 amounts = np.array([r[2] for r in rows])
 np.save('out/X.npy', ((amounts - amounts.mean()) / amounts.std()).reshape(-1, 1))
 np.save('out/y.npy', np.array([1.0 if r[1] == 'gold' else 0.0 for r in rows]))
-'''
+"""
 
-PIPELINE = '''
+PIPELINE = """
 import lester as lt
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import StandardScaler
@@ -102,7 +102,7 @@ def encode_features():
 
 def extract_label(df):
     return (df["level"] == "gold").astype(float).to_numpy()
-'''
+"""
 
 
 @pytest.fixture
@@ -110,9 +110,11 @@ def shop(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     names = [f"n{i}" for i in range(40)]
-    customers = ["cid,name,level"] + [
-        f"c{i},{name},{'gold' if i % 3 == 0 else 'basic'}" for i, name in enumerate(names)
-    ] + ["c99,n7,gold"]  # a duplicate name: n7 was basic, its last row says gold
+    customers = (
+        ["cid,name,level"]
+        + [f"c{i},{name},{'gold' if i % 3 == 0 else 'basic'}" for i, name in enumerate(names)]
+        + ["c99,n7,gold"]
+    )  # a duplicate name: n7 was basic, its last row says gold
     orders = ["oid,name,amount"] + [f"o{i},{names[i % 40]},{5 + i % 30}.5" for i in range(120)]
     (data / "customers.csv").write_text("\n".join(customers) + "\n")
     (data / "orders.csv").write_text("\n".join(orders) + "\n")

@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import re
@@ -321,10 +322,8 @@ def run_sandboxed(
 
 
 def _kill_group(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class WarmSandbox:

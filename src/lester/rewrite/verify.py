@@ -243,9 +243,13 @@ def _opened_for_writing(tree: ast.AST) -> set[str]:
             arguments = [*node.args, *(k.value for k in node.keywords if k.arg == "mode")]
             mode = arguments[1] if len(arguments) > 1 else None
             target = arguments[0] if arguments else None
-            if (isinstance(mode, ast.Constant) and isinstance(mode.value, str)
-                    and set(mode.value) & set("wax+")
-                    and isinstance(target, ast.Constant) and isinstance(target.value, str)):
+            if (
+                isinstance(mode, ast.Constant)
+                and isinstance(mode.value, str)
+                and set(mode.value) & set("wax+")
+                and isinstance(target, ast.Constant)
+                and isinstance(target.value, str)
+            ):
                 written.add(Path(target.value).as_posix())
     return written
 
@@ -411,8 +415,8 @@ class _Checker:
 
     def check(self, variant: Variant) -> _Run:
         case = CaseResult(variant.name, variant.kind, variant.description, "equivalent")
-        result, original, why = run_original(self.script, variant.inputs, self.outputs,
-                                             self.limits, self.warm)  # fmt: skip
+        _, original, why = run_original(self.script, variant.inputs, self.outputs,
+                                        self.limits, self.warm)  # fmt: skip
         if original is None:
             lines = [line for line in why.strip().splitlines() if line.strip()]
             case.status, case.detail = "original fails", lines[-1] if lines else why
