@@ -3,6 +3,7 @@ generated scripts (differences are found, reduced and explained)."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
@@ -55,8 +56,9 @@ def test_a_real_difference_is_reduced_to_a_small_input():
     assert not verdict.equivalent
     difference = verdict.difference
     assert difference.case == "real inputs" and difference.reduced
-    assert difference.input_records["data/customers.csv"] < 60
-    assert difference.input_records["data/mails.csv"] < 60
+    # the two rows of one duplicated e-mail and one of its mails
+    assert difference.input_records == {"data/customers.csv": 2, "data/mails.csv": 1}
+    assert difference.reduction_runs <= 40
     assert "only in the original" in difference.details
     assert "customers[" in difference.details  # the rewrite's rows name their source tuples
 
@@ -127,7 +129,7 @@ def test_small_script_equivalent_with_edge_cases(shop):
     assert verdict.equivalent, verdict.summary()
     names = [case.name for case in verdict.cases]
     assert {"duplicate key: customers", "unseen category: customers"} <= set(names)
-    assert verdict.to_dict()["equivalent"] is True
+    assert json.loads(json.dumps(verdict.to_dict()))["equivalent"] is True
 
 
 def test_first_duplicate_wins_is_found_and_reduced(shop):

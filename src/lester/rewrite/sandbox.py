@@ -331,8 +331,9 @@ class WarmSandbox:
 
     The server runs with the scrubbed environment and, where available, in its own empty
     network namespace; each forked child gets the resource limits, its working folder and
-    the audit hook before the code runs, exactly like :func:`run_sandboxed`. Thread-safe:
-    runs are serialised.
+    the audit hook before the code runs, exactly like :func:`run_sandboxed` (the memory limit
+    counts on top of what the warm interpreter already holds). Thread-safe: runs are
+    serialised.
 
     Examples
     --------
