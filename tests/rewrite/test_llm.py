@@ -22,7 +22,7 @@ from tests.rewrite.messy_orders import (
     DATAPREP_WORDS,
     OUTPUT_COLUMNS,
     WRONG_MODULE,
-    DifferentialCheck,
+    CountingVerifier,
     chain_answers,
     fenced,
     write_case,
@@ -40,11 +40,21 @@ CHAIN = [
 
 @pytest.fixture
 def case(tmp_path: Path):
+    """The messy orders script, its data and the real verifier on the real inputs only."""
     folder = tmp_path / "case"
     sources = write_case(folder)
-    work = tmp_path / "work"
-    work.mkdir()
-    return folder, sources, DifferentialCheck(folder, sources, work)
+    return (
+        folder,
+        sources,
+        CountingVerifier(folder / "messy.py", sources, edge_cases=False, minimize=False),
+    )
+
+
+@pytest.fixture
+def full_case(case):
+    """The same, verified on the real inputs and the generated edge cases."""
+    folder, sources, _ = case
+    return folder, sources, CountingVerifier(folder / "messy.py", sources)
 
 
 def config_for(server: ChatServer, timeout_s: float = 20) -> LLMConfig:
@@ -68,16 +78,20 @@ def run_loop(case, server: ChatServer, max_rounds: int = 4, timeout_s: float = 2
     return result, messages
 
 
-def test_a_correct_chain_is_verified_in_the_first_round(case) -> None:
-    folder, sources, check = case
+@pytest.mark.slow
+def test_a_correct_chain_is_verified_in_the_first_round(full_case) -> None:
+    folder, sources, verifier = full_case
     with ChatServer(chain_answers()) as server:
-        result, progress = run_loop(case, server)
+        result, progress = run_loop(full_case, server)
 
     assert result.verified and result.verdict.equivalent
     assert [r.status for r in result.rounds] == [RoundStatus.ACCEPTED]
     assert [request.prompt for request in result.rounds[0].requests] == CHAIN
     assert len(server.requests) == 6 and server.remaining == 0
-    assert check(result.code).equivalent  # the accepted module really reproduces the script
+    # The real verifier ran the accepted module against the script, edge cases included.
+    statuses = {case.name: case.status for case in result.verdict.cases}
+    assert statuses["real inputs"] == "equivalent" and verifier.calls == 1
+    assert statuses["duplicate key: customers"] == "equivalent"
     assert all(body["model"] == "test-model" for body in server.requests)
 
     script = (folder / "messy.py").read_text()
@@ -106,10 +120,11 @@ def test_a_correct_chain_is_verified_in_the_first_round(case) -> None:
     assert any("round 1/4" in line for line in progress)
 
 
-def test_a_wrong_rewrite_is_rejected_and_its_feedback_leads_to_the_fix(case) -> None:
+@pytest.mark.slow
+def test_a_wrong_rewrite_is_rejected_and_its_feedback_leads_to_the_fix(full_case) -> None:
     answers = [*chain_answers(dataprep=DATAPREP_WORDS), fenced(CORRECT_MODULE)]
     with ChatServer(answers) as server:
-        result, _ = run_loop(case, server)
+        result, _ = run_loop(full_case, server)
 
     first, second = result.rounds
     assert first.status is RoundStatus.VERIFIER_REJECTED
@@ -119,11 +134,11 @@ def test_a_wrong_rewrite_is_rejected_and_its_feedback_leads_to_the_fix(case) -> 
     # The verifier's feedback (the first differing rows) is what went back to the model,
     # together with the wrong module and the original script.
     assert first.feedback and first.feedback in repair_message
-    assert "O0001" in first.feedback
+    assert "smallest input found" in first.feedback and "original only" in first.feedback
     assert "len(row['note'].split())" in repair_message
     assert "if amount <= 0:" in repair_message
     assert result.code == extract_code(fenced(CORRECT_MODULE))
-    assert case[2].calls == 2
+    assert full_case[2].calls == 2
 
 
 def test_syntax_errors_are_fed_back_until_the_module_parses(case) -> None:
@@ -219,6 +234,21 @@ def test_after_max_rounds_the_result_says_not_verified(case) -> None:
     assert result.report_lines()[-1] == "LLM rewrite NOT verified after 2 of 2 rounds"
     assert result.to_dict()["verified"] is False
     assert len(server.requests) == 7
+
+
+def test_a_verifier_that_cannot_run_stops_the_loop(case) -> None:
+    _, sources, verifier = case
+    orders = sources["orders"]
+    lines = orders.read_text().splitlines()
+    lines[1] = lines[1].rsplit(",", 2)[0] + ",12,5e,note"  # the original now crashes on it
+    orders.write_text("\n".join(lines) + "\n")
+    with ChatServer([*chain_answers(), fenced(CORRECT_MODULE)]) as server:
+        result, _ = run_loop(case, server)
+
+    assert [r.status for r in result.rounds] == [RoundStatus.VERIFIER_ERROR]
+    assert "OriginalScriptError" in result.error and not result.verified
+    assert len(server.requests) == 6 and verifier.calls == 1
+    assert result.report_lines()[-1].startswith("LLM rewrite stopped in round 1: the verifier")
 
 
 def test_an_unreachable_endpoint_is_reported_per_round(case) -> None:

@@ -7,6 +7,7 @@ import textwrap
 
 import pytest
 
+from lester.pipeline import CONTRACT
 from lester.rewrite.static_checks import check_pipeline_code
 from tests.rewrite.messy_orders import CORRECT_MODULE
 
@@ -90,6 +91,11 @@ def test_the_contract_functions_must_be_there() -> None:
     code = CORRECT_MODULE.replace("def extract_label(df):", "def label(df):")
     (message,) = errors(code, require_contract=True, source_names=SOURCES)
     assert "does not define ['extract_label']" in message
+    # A model factory is required only when asked for (where the script trains a model).
+    no_model = CORRECT_MODULE.replace("def create_model(num_features):", "def model(n):")
+    assert not errors(no_model, require_contract=True)
+    (message,) = errors(no_model, require_contract=True, required_functions=CONTRACT)
+    assert "does not define ['create_model']" in message
 
 
 def test_input_paths_must_be_parameters_named_after_the_sources() -> None:

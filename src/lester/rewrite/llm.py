@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lester.errors import LesterError
+from lester.pipeline import CONTRACT
 from lester.rewrite import prompts
 from lester.rewrite.prompts import Prompt
 from lester.rewrite.static_checks import StaticCheckReport, check_pipeline_code
@@ -165,9 +166,7 @@ def load_llm_config(path: Path | None = None) -> LLMConfig:
     environment = _environment_settings()
     values.update(environment)
     origins += [
-        name
-        for name in (ENV_MODEL, ENV_BASE_URL, ENV_API_KEY, ENV_TIMEOUT)
-        if os.environ.get(name)
+        name for name in (ENV_MODEL, ENV_BASE_URL, ENV_API_KEY, ENV_TIMEOUT) if os.environ.get(name)
     ]
     if path is not None:
         path = Path(path)
@@ -428,7 +427,8 @@ class LLMRound:
 @dataclass
 class LLMRewriteResult:
     """The outcome: ``code`` is the accepted module (None when no round was accepted),
-    ``candidate`` the last module that was checked, ``verdict`` the last verdict.
+    ``candidate`` the last module that was checked, ``verdict`` the last verdict, ``error``
+    why the loop stopped early (the verifier could not run).
 
     Examples
     --------
@@ -445,6 +445,7 @@ class LLMRewriteResult:
     config: LLMConfig
     candidate: str | None = None
     sent: list[str] = field(default_factory=list)
+    error: str | None = None
 
     @property
     def verified(self) -> bool:
@@ -461,7 +462,9 @@ class LLMRewriteResult:
         for llm_round in self.rounds:
             lines.append(llm_round.describe())
             lines += [f"  warning: {warning}" for warning in llm_round.warnings]
-        if self.verified:
+        if self.error:
+            lines.append(f"LLM rewrite stopped in round {len(self.rounds)}: {self.error}")
+        elif self.verified:
             lines.append(f"LLM rewrite verified equivalent in round {len(self.rounds)}")
         else:
             lines.append(
@@ -480,6 +483,7 @@ class LLMRewriteResult:
             "max_rounds": self.max_rounds,
             "config": self.config.to_dict(),
             "sent": list(self.sent),
+            "error": self.error,
         }
 
 
@@ -500,9 +504,10 @@ def rewrite_with_llm(
     encoding, labels) and assembles the answers; each later round sends the first failure
     (syntax error, forbidden API, failed static check, the verifier's feedback) and asks
     for the corrected module. A timeout or HTTP error ends its round and the next round
-    re-sends the same request. ``sources`` maps source names to their files (their names,
-    and ``config.sample_lines`` first lines of each, are sent); ``verify`` receives the
-    module's code. ``config`` defaults to :func:`load_llm_config`.
+    re-sends the same request; a verifier that raises (it cannot run, e.g. the original
+    script fails) stops the loop with ``result.error``. ``sources`` maps source names to
+    their files (their names, and ``config.sample_lines`` first lines of each, are sent);
+    ``verify`` receives the module's code. ``config`` defaults to :func:`load_llm_config`.
 
     Examples
     --------
@@ -541,6 +546,9 @@ def rewrite_with_llm(
             result.verdict = verdict
         if llm_round.status is RoundStatus.ACCEPTED:
             result.code = candidate
+            break
+        if session.verifier_error is not None:
+            result.error = f"the verifier could not run: {session.verifier_error}"
             break
     session.progress(result.report_lines()[-1])
     return result
@@ -581,6 +589,7 @@ class _Session:
         self.pending: Prompt | None = None
         self.pending_name = "repair"
         self.candidate: str | None = None
+        self.verifier_error: str | None = None
 
     def _chain(self, output_columns: Sequence[str] | None) -> list[tuple[str, Prompt, str]]:
         """(conversation, prompt, part) per step; the refinements continue the dataprep
@@ -710,7 +719,9 @@ class _Session:
         self, candidate: str, llm_round: LLMRound, verify: Callable[[str], Verdict]
     ) -> Verdict | None:
         llm_round.code_chars = len(candidate)
-        report = check_pipeline_code(candidate, source_names=list(self.sources))
+        report = check_pipeline_code(
+            candidate, source_names=list(self.sources), required_functions=CONTRACT
+        )
         llm_round.warnings = [issue.render() for issue in report.warnings]
         if not report.ok:
             self._fail(
@@ -720,18 +731,22 @@ class _Session:
         self.progress("  static checks passed; verifying")
         try:
             verdict = verify(candidate)
-        except Exception as error:  # a crash in the verifier must not end the loop silently
+        except Exception as error:
+            # The verifier itself cannot run (e.g. the original script fails): no answer of
+            # the model can fix that, so the loop stops and says why instead of asking again.
             message = f"{type(error).__name__}: {error}"
-            self._fail(llm_round, RoundStatus.VERIFIER_ERROR, message, message)
+            llm_round.status, llm_round.detail = RoundStatus.VERIFIER_ERROR, _first_line(message)
+            self.verifier_error = message
+            self.progress(f"  {llm_round.status.value}: {llm_round.detail}")
             return None
         llm_round.verdict = verdict.to_dict()
         if verdict.equivalent:
             llm_round.status, llm_round.detail = RoundStatus.ACCEPTED, verdict.summary()
+            self.progress(f"  {llm_round.status.value}: {llm_round.detail}")
         else:
             self._fail(
                 llm_round, RoundStatus.VERIFIER_REJECTED, verdict.summary(), verdict.feedback()
             )
-        self.progress(f"  {llm_round.status.value}: {llm_round.detail}")
         return verdict
 
     def _fail(self, llm_round: LLMRound, status: RoundStatus, detail: str, feedback: str) -> None:

@@ -19,11 +19,15 @@ line 1: import of 'os' is not allowed; a pipeline may import only ...
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lester.pipeline import CONTRACT
+
+#: The contract functions every rewrite defines; ``create_model`` only where the script
+#: trains a model (pass :data:`lester.pipeline.CONTRACT` to require it too).
+REQUIRED_FUNCTIONS = CONTRACT[:3]
 
 #: Top-level modules a pipeline module may import.
 ALLOWED_MODULES = frozenset(
@@ -204,13 +208,17 @@ class StaticCheckReport:
 
 
 def check_pipeline_code(
-    code: str, *, source_names: Iterable[str] | None = None, require_contract: bool = True
+    code: str,
+    *,
+    source_names: Iterable[str] | None = None,
+    require_contract: bool = True,
+    required_functions: Sequence[str] = REQUIRED_FUNCTIONS,
 ) -> StaticCheckReport:
     """Check a pipeline module's source without running it.
 
     ``source_names``, when given, are the sources ``_lester_dataprep`` must take as
-    parameters (``name`` or ``name_path``); ``require_contract`` asks for the four contract
-    functions.
+    parameters (``name`` or ``name_path``); ``require_contract`` asks for the
+    ``required_functions`` of the contract at top level.
 
     Examples
     --------
@@ -222,7 +230,7 @@ def check_pipeline_code(
     ... '''
     >>> print(check_pipeline_code(code, source_names=["orders"]).feedback())
     line 5: project 'big' declares source_columns ['note'] that its function never reads; ...
-    line 1: the module does not define ['encode_features', 'extract_label', 'create_model']; ...
+    line 1: the module does not define ['encode_features', 'extract_label']; ...
     """
     try:
         tree = ast.parse(code)
@@ -239,7 +247,7 @@ def check_pipeline_code(
         *_check_source_columns(tree, module),
     ]
     if require_contract:
-        issues += _check_contract(tree, module, source_names)
+        issues += _check_contract(tree, module, source_names, required_functions)
     return StaticCheckReport(tuple(issues))
 
 
@@ -439,14 +447,17 @@ def _check_duplicates(tree: ast.Module) -> Iterator[StaticIssue]:
 
 
 def _check_contract(
-    tree: ast.Module, module: _ModuleFacts, source_names: Iterable[str] | None
+    tree: ast.Module,
+    module: _ModuleFacts,
+    source_names: Iterable[str] | None,
+    required: Sequence[str],
 ) -> Iterator[StaticIssue]:
-    missing = [name for name in CONTRACT if name not in module.top_level]
+    missing = [name for name in required if name not in module.top_level]
     if missing:
         yield StaticIssue(
             "contract",
             f"the module does not define {missing}; a pipeline module defines "
-            f"{list(CONTRACT)} at top level",
+            f"{list(required)} at top level",
             1,
         )
     dataprep = next(
