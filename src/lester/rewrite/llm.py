@@ -620,7 +620,10 @@ class _Session:
         ]
 
     def sent_description(self) -> list[str]:
-        sent = [f"the script {self.script_path.name} ({len(self.script):,} chars) in each prompt"]
+        sent = [
+            f"the script {self.script_path.name} ({len(self.script):,} chars) in each prompt of "
+            f"round 1 and in the first repair prompt"
+        ]
         with_samples = [name for name, lines in self.samples.items() if lines]
         if with_samples:
             sent.append(
