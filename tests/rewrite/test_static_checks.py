@@ -4,6 +4,7 @@ source columns."""
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -54,6 +55,8 @@ def test_a_correct_pipeline_module_passes_without_warnings() -> None:
         ("from numpy import savetxt as st\ndef f(X):\n    st('x', X)", "numpy.savetxt() is not"),
         ("import pandas as pd\ndef f():\n    pd.read_pickle('x')", "pandas.read_pickle() is"),
         ("def f():\n    return ().__class__.__base__", "attribute '__class__' is not allowed"),
+        ("import torch\ndef f():\n    torch.hub.load('a/b', 'm')", "torch.hub.load() is not"),
+        ("from sklearn.datasets import fetch_openml\nX = fetch_openml('x')", "fetch_openml() is"),
         ("def f(x, n):\n    return getattr(x, n)", "getattr() is allowed only with a constant"),
     ],
 )
@@ -79,6 +82,14 @@ def test_anything_outside_the_allowed_api_is_forbidden(code: str, expected: str)
 )
 def test_the_allowed_api_passes(code: str) -> None:
     assert check_pipeline_code(code, require_contract=False).ok
+
+
+def test_the_example_pipeline_passes_with_the_full_contract() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "creditcard" / "pipeline.py"
+    report = check_pipeline_code(
+        example.read_text(), source_names=["customers", "mails"], required_functions=CONTRACT
+    )
+    assert report.issues == (), report.feedback()
 
 
 def test_a_syntax_error_is_reported_with_its_line() -> None:

@@ -105,6 +105,9 @@ FORBIDDEN_CALLS = frozenset(
     }
 )
 
+#: Prefixes of calls that download (and may run) code or data at run time.
+FORBIDDEN_CALL_PREFIXES = ("torch.hub.", "sklearn.datasets.fetch_")
+
 #: Method names that write or delete files, whatever object they are called on.
 WRITING_METHODS = frozenset(
     {
@@ -365,11 +368,15 @@ def _is_dunder(name: str) -> bool:
 
 def _check_call(node: ast.Call, module: _ModuleFacts) -> Iterator[StaticIssue]:
     qualified = module.qualified(node.func)
-    if qualified and (qualified in FORBIDDEN_CALLS or _is_forbidden_lester(qualified)):
+    if qualified and (
+        qualified in FORBIDDEN_CALLS
+        or qualified.startswith(FORBIDDEN_CALL_PREFIXES)
+        or _is_forbidden_lester(qualified)
+    ):
         yield StaticIssue(
             "forbidden-call",
-            f"{qualified}() is not allowed: a pipeline must not write files, load pickles or "
-            f"run pipelines",
+            f"{qualified}() is not allowed: a pipeline must not write files, load pickles, "
+            f"download or run pipelines",
             node.lineno,
         )
     elif isinstance(node.func, ast.Attribute) and node.func.attr in WRITING_METHODS:
