@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import lester
+from lester.pipeline import load_pipeline
 from lester.rewrite.llm import load_llm_config
 from tests.rewrite.chat_server import ChatServer
 from tests.rewrite.messy_orders import chain_answers, write_case
@@ -34,22 +35,41 @@ def test_loading_the_configuration_sends_nothing(configured: ChatServer) -> None
     assert configured.requests == []
 
 
-def test_the_rewrite_command_sends_nothing_without_llm(
-    configured: ChatServer, tmp_path: Path
-) -> None:
+def lester_rewrite(folder: Path, *options: str) -> subprocess.CompletedProcess:
     from lester.cli import main
 
     if "rewrite" not in main.commands:
         pytest.skip("the lester rewrite command is not in this build yet")
-    folder = tmp_path / "case"
-    write_case(folder)
-    env = {**os.environ, "PYTHONPATH": str(REPOSITORY_SRC)}
-    completed = subprocess.run(
-        [sys.executable, "-m", "lester", "rewrite", "messy.py", "-o", "pipeline.py"],
+    return subprocess.run(
+        [sys.executable, "-m", "lester", "rewrite", "messy.py", "-o", "pipeline.py", *options],
         cwd=folder,
-        env=env,
+        env={**os.environ, "PYTHONPATH": str(REPOSITORY_SRC)},
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def test_the_rewrite_command_sends_nothing_without_llm(
+    configured: ChatServer, tmp_path: Path
+) -> None:
+    folder = tmp_path / "case"
+    write_case(folder)
+    completed = lester_rewrite(folder)
     assert configured.requests == [], completed.stdout + completed.stderr
+    assert "(offline)" in completed.stdout
+
+
+@pytest.mark.slow
+def test_the_rewrite_command_with_llm_writes_the_verified_answer(
+    configured: ChatServer, tmp_path: Path
+) -> None:
+    folder = tmp_path / "case"
+    write_case(folder)
+    completed = lester_rewrite(folder, "--llm")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert len(configured.requests) == 6
+    assert "verified equivalent in round 1" in completed.stdout
+    # The written module is a pipeline the runner can load: the whole contract, one
+    # parameter per source.
+    assert load_pipeline(folder / "pipeline.py").source_names == ["customers", "orders"]

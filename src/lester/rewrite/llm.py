@@ -744,7 +744,8 @@ class _Session:
             return None
         llm_round.verdict = verdict.to_dict()
         if verdict.equivalent:
-            llm_round.status, llm_round.detail = RoundStatus.ACCEPTED, verdict.summary()
+            llm_round.status = RoundStatus.ACCEPTED
+            llm_round.detail = _first_line(verdict.summary())
             self.progress(f"  {llm_round.status.value}: {llm_round.detail}")
         else:
             self._fail(
