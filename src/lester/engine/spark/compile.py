@@ -408,21 +408,24 @@ def _union(compiler: SparkCompiler, node: Union, *parts: Compiled) -> Compiled:
                 for j, s in enumerate(slots)
             ]
         else:
-
-            def align(monomial_ids: Any, position: dict = position) -> Any:
-                return F.array(
-                    *[
-                        monomial_ids[position[s]] if s in position else F.lit(ABSENT).cast("bigint")
-                        for s in slots
-                    ]
-                )
-
+            align = _aligner(position, slots)
             ids = [F.transform(compiler.as_sums(part), align).alias(PROV)]
         frames.append(part.df.select(*data, *ids))
     df = frames[0]
     for frame in frames[1:]:
         df = df.unionByName(frame)
     return Compiled(df, names, tuple(slots), monomial)
+
+
+def _aligner(position: dict[Slot, int], slots: list[Slot]) -> Callable[[Any], Any]:
+    """A one-argument lambda for ``F.transform`` (two arguments would mean element, index)."""
+    from pyspark.sql import functions as F
+
+    def align(monomial_ids: Any) -> Any:
+        absent = F.lit(ABSENT).cast("bigint")
+        return F.array(*[monomial_ids[position[s]] if s in position else absent for s in slots])
+
+    return align
 
 
 def _grouped(
