@@ -61,6 +61,14 @@ def _fail(error: LesterError) -> None:
 @click.option("--seed", default=42, show_default=True, help="Seed of the split and the model.")
 @click.option("--test-size", default=0.2, show_default=True, help="Fraction of rows for test.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
+@click.option(
+    "--engine",
+    type=click.Choice(["pandas", "spark"]),
+    default="pandas",
+    show_default=True,
+    help="Execute the pipeline with pandas or on Apache Spark (pip install 'lester[spark]').",
+)
+@click.option("--spark-master", default=None, help="Spark master URL, e.g. local[2] or spark://...")
 def run_command(
     pipeline_path: Path,
     sources: tuple[str, ...],
@@ -68,6 +76,8 @@ def run_command(
     seed: int,
     test_size: float,
     quiet: bool,
+    engine: str,
+    spark_master: str | None,
 ) -> None:
     """Run a pipeline module and capture every artifact with its provenance.
 
@@ -77,7 +87,10 @@ def run_command(
     from lester.runner import run
 
     try:
-        result = run(pipeline_path, parse_sources(sources), store_path, seed, test_size, quiet)
+        result = run(
+            pipeline_path, parse_sources(sources), store_path, seed, test_size, quiet,
+            engine=engine, spark_master=spark_master,
+        )  # fmt: skip
     except LesterError as error:
         _fail(error)
     console = Console()

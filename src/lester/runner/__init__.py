@@ -42,6 +42,8 @@ def run(
     seed: int = 42,
     test_size: float = 0.2,
     quiet: bool = False,
+    engine: str = "pandas",
+    spark_master: str | None = None,
 ) -> RunResult:
     """Run ``pipeline`` on ``sources`` ({name: path}) and capture it in ``store``.
 
@@ -49,6 +51,10 @@ def run(
     encoders fitted on train only, training, prediction and metrics; then every artifact
     with its provenance is written to the store. The run appears in the store's catalog
     only when it is complete; any failure leaves nothing behind.
+
+    ``engine="spark"`` runs data preparation, split and featurisation on Apache Spark
+    (``spark_master``, default ``local[2]``, or the active session) with the same
+    provenance; the pipeline module is unchanged.
     """
     from lester.store import Store
 
@@ -57,13 +63,36 @@ def run(
     paths = _check_sources(sources)
     target = store if isinstance(store, Store) else Store(store)
     with _progress(quiet) as progress:
-        outputs = execute_pipeline(pipeline, paths, seed, test_size, progress)
+        outputs = _execute(pipeline, paths, seed, test_size, progress, engine, spark_master)
         if progress is not None:
             progress("capture")
         meta = {"seed": seed, "test_size": test_size, "sources": paths}
         with target.new_run(pipeline=pipeline.name, meta=meta) as writer:
             capture(writer, pipeline, outputs, paths, seed, test_size)
     return RunResult(writer.run_id, str(target.root), outputs.metrics, outputs)
+
+
+ENGINES = ("pandas", "spark")
+
+
+def _execute(
+    pipeline: Pipeline,
+    paths: dict[str, str],
+    seed: int,
+    test_size: float,
+    progress: Any,
+    engine: str,
+    spark_master: str | None,
+) -> PipelineOutputs:
+    if engine == "pandas":
+        return execute_pipeline(pipeline, paths, seed, test_size, progress)
+    if engine == "spark":
+        from lester.engine.spark.pipeline import execute_pipeline_on_spark
+
+        return execute_pipeline_on_spark(
+            pipeline, paths, seed, test_size, progress, master=spark_master
+        )
+    raise RunError(f"unknown engine {engine!r}; expected one of {ENGINES}")
 
 
 def _check_sources(sources: Mapping[str, str | Path]) -> dict[str, str]:
