@@ -3,7 +3,7 @@
 Examples
 --------
 >>> import pandas as pd
->>> infer_type(pd.Series([1, None, 3])).simpleString()
+>>> infer_type([1, None, 3]).simpleString()
 'bigint'
 >>> infer_type(pd.Series([["a"], []])).simpleString()
 'array<string>'
