@@ -6,7 +6,8 @@ Each engine runs in its own subprocess, so peak memory is that engine's alone:
 * pandas: the process's peak resident memory (``ru_maxrss``);
 * Spark: the peak of the driver's Python process plus the Spark JVM (in local mode the
   JVM is driver and executors at once), sampled every 0.2 s; the JVM runs with
-  ``spark.driver.memory=4g``, the issue's limit.
+  ``spark.driver.memory=4g``, the issue's limit. The Python workers that run the UDFs are
+  executor memory and reported apart.
 
 Both compute the same thing: the plan of ``_common.lester_dataprep``, the provenance-hash
 train/test split, an encoder (one-hot country, standardised title length) fitted on the
@@ -89,16 +90,32 @@ def run_pandas(paths: _common.DataPaths) -> dict:
 
 
 class PeakSampler(threading.Thread):
-    """Samples the resident memory of this process and of its child processes (the JVM)."""
+    """Samples resident memory: this (driver) process, the Spark JVM (in local mode driver
+    and executors at once) and the Python workers the JVM starts, each peak separately."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
-        self.peak, self.running = 0, True
+        self.running = True
+        self.peaks = {"driver_python": 0, "jvm": 0, "python_workers": 0, "driver_total": 0}
 
     def run(self) -> None:
         while self.running:
-            self.peak = max(self.peak, sum(_rss(pid) for pid in _family(os.getpid())))
+            now = {"driver_python": 0, "jvm": 0, "python_workers": 0}
+            for pid in _family(os.getpid()):
+                kind = "driver_python" if pid == os.getpid() else _kind(pid)
+                now[kind] += _rss(pid)
+            now["driver_total"] = now["driver_python"] + now["jvm"]
+            for kind, value in now.items():
+                self.peaks[kind] = max(self.peaks[kind], value)
             time.sleep(0.2)
+
+
+def _kind(pid: int) -> str:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return "python_workers"
+    return "jvm" if command.endswith(b"java") else "python_workers"
 
 
 def _family(pid: int) -> list[int]:
@@ -106,10 +123,12 @@ def _family(pid: int) -> list[int]:
     while stack:
         current = stack.pop()
         found.append(current)
-        try:
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            children = []
+        children = []
+        for task in Path(f"/proc/{current}/task").glob("*"):  # the JVM forks from any thread
+            try:
+                children += (task / "children").read_text().split()
+            except OSError:
+                continue
         stack.extend(int(child) for child in children)
     return found
 
@@ -159,8 +178,10 @@ def run_spark(paths: _common.DataPaths, master: str, fit_rows: int) -> dict:
         seconds = time.perf_counter() - started
     sampler.running = False
     sampler.join()
-    return {"seconds": seconds, "staging_seconds": staged_at, "peak_bytes": sampler.peak,
-            "rows": rows, "fit_rows": len(sample)}  # fmt: skip
+    peaks = {f"peak_{kind}_bytes": value for kind, value in sampler.peaks.items()}
+    peaks["peak_bytes"] = sampler.peaks["driver_total"]
+    return {"seconds": seconds, "staging_seconds": staged_at, "rows": rows,
+            "fit_rows": len(sample), **peaks}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- driver
@@ -205,6 +226,10 @@ def main() -> None:
         if len(results) == 2:
             assert results["pandas"]["rows"] == results["spark"]["rows"], "engines disagree"
             ratio = results["spark"]["seconds"] / results["pandas"]["seconds"]
+            spark = {
+                k: f"{v / 2**20:,.0f} MiB" for k, v in results["spark"].items() if "peak_" in k
+            }
+            print(f"  spark memory peaks: {spark}")
             within = results["spark"]["peak_bytes"] <= 4 * 2**30
             print(f"{mails:,} mails: spark/pandas time ratio {ratio:.2f}; spark driver peak "
                   f"{'within' if within else 'OVER'} 4 GiB")  # fmt: skip
