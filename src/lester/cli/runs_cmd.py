@@ -80,6 +80,14 @@ def _fail(error: LesterError) -> None:
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @MLFLOW_OPTION
 @MLFLOW_URI_OPTION
+@click.option(
+    "--engine",
+    type=click.Choice(["pandas", "spark"]),
+    default="pandas",
+    show_default=True,
+    help="Execute the pipeline with pandas or on Apache Spark (pip install 'lester[spark]').",
+)
+@click.option("--spark-master", default=None, help="Spark master URL, e.g. local[2] or spark://...")
 def run_command(
     pipeline_path: Path,
     sources: tuple[str, ...],
@@ -89,6 +97,8 @@ def run_command(
     quiet: bool,
     mlflow: bool,
     mlflow_uri: str | None,
+    engine: str,
+    spark_master: str | None,
 ) -> None:
     """Run a pipeline module and capture every artifact with its provenance.
 
@@ -100,8 +110,9 @@ def run_command(
     try:
         sinks = lineage_sinks(store_path, mlflow, mlflow_uri)
         result = run(
-            pipeline_path, parse_sources(sources), store_path, seed, test_size, quiet, sinks
-        )
+            pipeline_path, parse_sources(sources), store_path, seed, test_size, quiet, sinks,
+            engine=engine, spark_master=spark_master,
+        )  # fmt: skip
     except LesterError as error:
         _fail(error)
     console = Console()

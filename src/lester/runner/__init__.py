@@ -45,6 +45,8 @@ def run(
     test_size: float = 0.2,
     quiet: bool = False,
     lineage: Sequence[LineageSink] | None = None,
+    engine: str = "pandas",
+    spark_master: str | None = None,
 ) -> RunResult:
     """Run ``pipeline`` on ``sources`` ({name: path}) and capture it in ``store``.
 
@@ -55,6 +57,9 @@ def run(
 
     ``lineage``: the sinks told about the run (see :mod:`lester.lineage`); by default the
     configured ones (:func:`lester.lineage.configured_sinks`), ``[]`` for none.
+    ``engine="spark"`` runs data preparation, split and featurisation on Apache Spark
+    (``spark_master``, default ``local[2]``, or the active session) with the same
+    provenance; the pipeline module is unchanged.
     """
     from lester.store import Store
 
@@ -66,7 +71,7 @@ def run(
     params = {"seed": seed, "test_size": test_size}
     describe = lambda: describe_start(pipeline.name, paths, target.root, params)  # noqa: E731
     with _progress(quiet) as progress, tracked(sinks, describe) as lineage_run:
-        outputs = execute_pipeline(pipeline, paths, seed, test_size, progress)
+        outputs = _execute(pipeline, paths, seed, test_size, progress, engine, spark_master)
         if progress is not None:
             progress("capture")
         meta = {"seed": seed, "test_size": test_size, "sources": paths}
@@ -77,6 +82,29 @@ def run(
         lineage_run.fill(describe_captured, target, writer.run_id, outputs.prepared,
                          outputs.encoder)  # fmt: skip
     return RunResult(writer.run_id, str(target.root), outputs.metrics, outputs)
+
+
+ENGINES = ("pandas", "spark")
+
+
+def _execute(
+    pipeline: Pipeline,
+    paths: dict[str, str],
+    seed: int,
+    test_size: float,
+    progress: Any,
+    engine: str,
+    spark_master: str | None,
+) -> PipelineOutputs:
+    if engine == "pandas":
+        return execute_pipeline(pipeline, paths, seed, test_size, progress)
+    if engine == "spark":
+        from lester.engine.spark.pipeline import execute_pipeline_on_spark
+
+        return execute_pipeline_on_spark(
+            pipeline, paths, seed, test_size, progress, master=spark_master
+        )
+    raise RunError(f"unknown engine {engine!r}; expected one of {ENGINES}")
 
 
 def _check_sources(sources: Mapping[str, str | Path]) -> dict[str, str]:

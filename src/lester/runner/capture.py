@@ -84,7 +84,7 @@ def source_records(prepared: TrackedFrame, paths: Mapping[str, str]) -> list[Sou
                 path=resolved,
                 sha256=file_sha256(resolved) if resolved else None,
                 size=Path(resolved).stat().st_size if resolved else None,
-                rows=len(frame),
+                rows=len(info.keys),  # one key per tuple read
                 primary_key=info.primary_key,
                 schema=describe_schema(frame._relation.data),
             )
