@@ -77,10 +77,20 @@ def _reached(polynomials: Provenance, source: str) -> pd.DataFrame:
     return pairs[pairs["tuple_id"] >= 0].drop_duplicates()
 
 
+# Small chunks: a lookup of k scattered keys reads about k chunks, whatever the data size.
+INDEX_CHUNK_ROWS = 2048
+
+
 def _put_sorted(writer: Any, name: str, table: pd.DataFrame, column: str) -> list:
     table = table.sort_values(column, kind="stable").reset_index(drop=True)
-    writer.put_table(name, table)
+    writer.put_table(name, table, chunk_rows=min(INDEX_CHUNK_ROWS, _default_rows(table)))
     return [_plain(table[column].iloc[start]) for start in _chunk_starts(writer, name)]
+
+
+def _default_rows(table: pd.DataFrame) -> int:
+    from lester.store.writer import TABLE_CHUNK_ROWS, default_chunk_rows
+
+    return default_chunk_rows(table, TABLE_CHUNK_ROWS)
 
 
 def _chunk_starts(run: Any, name: str) -> list[int]:

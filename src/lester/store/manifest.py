@@ -162,7 +162,17 @@ class Manifest:
         >>> Manifest("r", 1, None, "t", "", {}).successor("u", "fix").parent_version
         1
         """
-        artifacts = copy.deepcopy(self.artifacts)
+        # File entries are immutable: copying the lists is enough (a deep copy of a run with
+        # thousands of chunks would cost more than the update itself).
+        artifacts = {
+            name: Artifact(
+                artifact.kind,
+                list(artifact.parts),
+                None if artifact.rows is None else list(artifact.rows),
+                copy.deepcopy(artifact.attrs),
+            )
+            for name, artifact in self.artifacts.items()
+        }
         return Manifest(self.run_id, self.version + 1, self.version, created, note, artifacts)
 
     def to_bytes(self) -> bytes:

@@ -646,7 +646,11 @@ class RunUpdate(RunWriter):
             self.abort()
             raise
         crash_point("update:switched")
-        collect_garbage(self.path, self.manifest.paths(), crash_stage="update:gc")
+        # Only what the old version or this update used can be garbage: deleting those
+        # costs what the update touched, not a walk over every file of the run (what a crash
+        # leaves behind is collected by Store.recover, which walks everything).
+        candidates = self.base.paths() | self._verified
+        remove_files(self.path, candidates - self.manifest.paths(), crash_stage="update:gc")
         self._store.update_marker(self.run_id).unlink(missing_ok=True)
         self._release()
         self._store.catalog.checkpoint()
@@ -694,6 +698,33 @@ class RunUpdate(RunWriter):
         finally:
             self.manifest = self.base
             self._release()
+
+
+def remove_files(path: Path, names: set[str], crash_stage: str | None = None) -> list[Path]:
+    """Delete the files ``names`` (relative to ``path``) and the folders they leave empty.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp()); (folder / "o").mkdir(); (folder / "o" / "a").touch()
+    >>> [p.name for p in remove_files(folder, {"o/a", "o/missing"})], list(folder.iterdir())
+    (['a', 'o'], [])
+    """
+    removed: list[Path] = []
+    for name in sorted(names):
+        item = path / name
+        if not item.is_file():
+            continue
+        item.unlink()
+        removed.append(item)
+        if crash_stage and len(removed) == 1:
+            crash_point(crash_stage)
+    for folder in sorted({item.parent for item in removed}, reverse=True):
+        while folder != path and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            removed.append(folder)
+            folder = folder.parent
+    return removed
 
 
 def collect_garbage(path: Path, keep: set[str], crash_stage: str | None = None) -> list[Path]:
