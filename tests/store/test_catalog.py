@@ -1,8 +1,7 @@
-"""Catalog queries across runs: by source path, sha256, name and column; speed at 1,000 runs."""
+"""Catalog queries across runs: by source path, sha256, name and column; index use at 1,000 runs."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -131,7 +130,8 @@ def _entries(count: int) -> list[CatalogEntry]:
     return entries
 
 
-def test_queries_over_a_thousand_runs_take_under_200_ms(store: Store) -> None:
+def test_queries_over_a_thousand_runs_use_only_index_searches(store: Store) -> None:
+    # The time is measured by benchmarks/bench_affected.py, not here.
     store.catalog.add_runs(_entries(1000))  # 150,000 dependency rows
     assert len(store.runs()) == 1000
     queries = [
@@ -142,11 +142,7 @@ def test_queries_over_a_thousand_runs_take_under_200_ms(store: Store) -> None:
     ]
     for criteria in queries:
         assert "SCAN" not in store.catalog.query_plan(**criteria), criteria
-        started = time.perf_counter()
-        hits = store.runs_depending_on(**criteria)
-        elapsed = time.perf_counter() - started
-        assert hits, criteria
-        assert elapsed < 0.2, (criteria, elapsed)
+        assert store.runs_depending_on(**criteria), criteria
     hits = store.runs_depending_on(source_path="/lake/customers-7.parquet", column="col3")
     assert len(hits) == 20 and all(len(hit.artifacts) == 5 for hit in hits)
 

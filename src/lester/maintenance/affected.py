@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from lester.maintenance.selection import Selection, match_source, resolve_keys
-from lester.runner.artifacts import load_provenance
 
 SPLIT_ARTIFACTS = {
     "data": "{split}/data",
@@ -88,10 +87,17 @@ def find_affected(
     if where is not None:
         selection = Selection(source, None, where)
     impacts = []
+    all_columns = sorted({hit.column for hit in hits})
+    sources = {hit.source for hit in hits}
+    dependencies = {
+        (name, run_id): found
+        for name in sources
+        for run_id, found in store.catalog.dependencies_on(name, all_columns).items()
+    }
     for run_id, run_hits in sorted(by_run.items()):
         first = run_hits[0]
         columns = tuple(sorted({hit.column for hit in run_hits}))
-        artifacts = _artifacts(store, run_id, first.source, columns)
+        artifacts = _artifacts(dependencies.get((first.source, run_id), []), columns)
         rows = _row_counts(store, run_id, selection) if selection else None
         if rows is not None:
             artifacts = _with_rows(artifacts, rows)
@@ -109,10 +115,10 @@ def find_affected(
     return impacts
 
 
-def _artifacts(store: Any, run_id: str, source: str, columns: tuple[str, ...]) -> tuple:
+def _artifacts(dependencies: list[Any], columns: tuple[str, ...]) -> tuple:
     parts: dict[str, set[str]] = defaultdict(set)
-    for dependency in store.dependencies(run_id):
-        if dependency.source != source or dependency.column not in columns:
+    for dependency in dependencies:
+        if dependency.column not in columns:
             continue
         for split in ("train", "test"):
             if dependency.artifact in SPLIT_ARTIFACTS:
@@ -133,11 +139,9 @@ def _row_counts(store: Any, run_id: str, selection: Selection) -> dict[str, int]
     run = store.open_run(run_id, verify=False)
     record = match_source(store.sources(run_id), selection.source)
     _, ids = resolve_keys(run, record, selection)
-    counts = {}
-    for split in ("train", "test"):
-        provenance = load_provenance(run, split)
-        counts[split] = int(provenance.rows_touching({record.name: ids}).sum())
-    return counts
+    from lester.maintenance.updates import _touched_rows
+
+    return {split: len(rows) for split, rows in _touched_rows(run, record.name, ids).items()}
 
 
 def _with_rows(artifacts: tuple, rows: dict[str, int]) -> tuple:

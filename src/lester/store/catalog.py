@@ -599,6 +599,29 @@ class Catalog:
         with self.connect() as connection:
             return self._lineage(connection, run_id)[1]
 
+    def dependencies_on(self, source: str, columns: Sequence[str]) -> dict[str, list[Dependency]]:
+        """Every run's dependencies on the given columns of source ``source`` (by name), in
+        one query: ``{run_id: [Dependency, ...]}``.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> Catalog(pathlib.Path(tempfile.mkdtemp()) / "c.sqlite").dependencies_on("s", ["a"])
+        {}
+        """
+        marks = ", ".join("?" for _ in columns)
+        by_run: dict[str, list[Dependency]] = {}
+        with self.connect() as connection:
+            rows = connection.execute(
+                "SELECT run_id, source, column_name, artifact, detail FROM dependencies"
+                f" WHERE source = ? AND column_name IN ({marks})"
+                " ORDER BY run_id, source, column_name, artifact, detail",
+                (source, *columns),
+            )
+            for run_id, *fields in rows:
+                by_run.setdefault(run_id, []).append(Dependency(*fields))
+        return by_run
+
     def depending_on(
         self,
         *,
