@@ -371,16 +371,28 @@ class TrackedFrame:
         """
         return self._derive(Explode(self._node, column), [self])
 
-    def distinct(self) -> TrackedFrame:
-        """Remove duplicate rows; a kept row's polynomial is the sum of its duplicates'.
+    def distinct(
+        self, subset: str | Sequence[str] | None = None, keep: str | None = None
+    ) -> TrackedFrame:
+        """Remove duplicate rows.
+
+        Without ``keep``, equal rows merge into one whose polynomial is the sum of theirs.
+        With ``keep="first"`` or ``keep="last"``, the first or last row (in frame order) of
+        each distinct value of ``subset`` (default: all columns) stays, with its own
+        provenance: a dict filled in a loop, where the last assignment to a key wins, is
+        ``distinct(subset=[key], keep="last")``.
 
         Examples
         --------
         >>> import lester as lt, pandas as pd
         >>> lt.from_pandas(pd.DataFrame({"a": [1, 1]}), name="s").distinct().provenance_of(0)
         's[0] + s[1]'
+        >>> frame = lt.from_pandas(pd.DataFrame({"k": [1, 2, 1], "v": ["a", "b", "c"]}), "s")
+        >>> last = frame.distinct(subset=["k"], keep="last")
+        >>> last.to_pandas()["v"].tolist(), last.provenance_of(1)
+        (['b', 'c'], 's[2]')
         """
-        return self._derive(Distinct(self._node), [self])
+        return self._derive(Distinct(self._node, _as_keys(subset), keep), [self])
 
     def groupby(self, keys: str | Sequence[str]) -> GroupedFrame:
         """Group rows on ``keys``; aggregate with :meth:`GroupedFrame.agg`.
