@@ -179,7 +179,7 @@ def analyse_script_io(code: str, filename: str = "<script>") -> ScriptIO:
             mode = open_mode(call)
             if any(flag in mode for flag in "wax"):
                 io.outputs.append(ScriptOutput(path, "text", call.lineno))
-            elif path not in io.inputs.values():
+            elif path not in io.inputs.values() and not any(o.path == path for o in io.outputs):
                 io.inputs[source_name_for(path, set(io.inputs))] = path
         elif name in READ_CALLS and path not in io.inputs.values():
             io.inputs[source_name_for(path, set(io.inputs))] = path
