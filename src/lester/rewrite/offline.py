@@ -143,6 +143,8 @@ class _Rewriter:
         self.loop: LoopState | None = None
         self.trains_model = False
         self.sink_path: str | None = None
+        self.prepared_sources: set[int] = set()
+        self.sink_rel: Rel | None = None
         self.prepared_separator = "\t"
 
     # ------------------------------------------------------------------ bookkeeping
@@ -244,7 +246,9 @@ class _Rewriter:
         if isinstance(receiver, DictWriterValue) and method == "writeheader":
             receiver.header = True
             return
-        # print(), f.close(), os.makedirs(), plt.show(), ...: no effect on the data
+        # print(), f.close(), os.makedirs(), len(rows) left in a notebook cell: no effect
+        if name in ("len", "repr", "str", "sorted", "list", "sum", "min", "max", "type"):
+            return
         if method in ("print", "close", "makedirs", "mkdir", "flush", "seed", "show"):
             return
         raise Unsupported(f"no rule for the call {_first_line(node)}")
@@ -313,7 +317,7 @@ class _Rewriter:
                     return base
             if isinstance(base, Arr | Stat | ArrOp) and _is_column_slice(node.slice):
                 return base  # arr[:, None]
-        if isinstance(node, ast.Dict | ast.List | ast.Tuple | ast.Set) and _is_literal(node):
+        if _is_literal(node):
             return Const(node)
         if isinstance(node, ast.ListComp):
             return self.comprehension(node)
@@ -322,10 +326,14 @@ class _Rewriter:
         return self.array_expression(node)
 
     def call_value(self, node: ast.Call) -> Any:
+        header_of = _marks_header(node, self.env)
+        if header_of is not None:
+            header_of.skip_header = True  # hdr = f.readline().strip().split(',')
+            return Const(ast.Constant(""))
         name = _dotted(node.func)
         method = name.rsplit(".", 1)[-1]
         if name == "open":
-            path = constant_string(node.args[0], self.constants)
+            path = self.path_of(node.args[0])
             if path is None:
                 raise Unsupported("open() of a path that is not a literal")
             writing = any(flag in open_mode(node) for flag in "wax")
@@ -374,6 +382,19 @@ class _Rewriter:
             return Const(ast.Constant(""))
         return self.array_expression(node)
 
+    def path_of(self, node: ast.expr) -> str | None:
+        """A literal path, also through a parameter of an inlined function."""
+        path = constant_string(node, self.constants)
+        if path is None and isinstance(node, ast.Name) and isinstance(self.env.get(node.id), Const):
+            path = constant_string(self.env[node.id].code, self.constants)
+        return path
+
+    def is_prepared(self, value: Any) -> bool:
+        """Whether a collection is the prepared data (or the rows it was written from)."""
+        return value is not None and (
+            value is self.prepared or id(value) in self.prepared_sources
+        )
+
     def source(self, path: str, node: ast.AST) -> Source:
         for source in self.sources.values():
             if source.path == path:
@@ -403,10 +424,45 @@ class _Rewriter:
         if self.prepared is not None or isinstance(iterable_value, RowIndex | _Range):
             self.feature_loop(node, iterable_value)
             return
+        if isinstance(iterable_value, Rel) and _only_updates_element(node):
+            self.update_loop(node, iterable_value)
+            return
         if isinstance(iterable_value, Rel) and self.loop_writes_sink(node):
             self.sink_loop(node, iterable_value)
             return
         self.prep_loop(node, iterable_value)
+
+    def update_loop(self, node: ast.For, rel: Rel) -> None:
+        """``for p in rows: if p[5] == '': p[5] = v``: the list is changed in place, so every
+        later use sees the updated column: a project on the collection itself."""
+        state = LoopState(rel.var, list(rel.columns))
+        previous, self.loop = self.loop, state
+        saved_env = dict(self.env)
+        try:
+            self.bind(node.target, copy.deepcopy(rel.shape), node)
+            for statement in node.body:
+                guard = None
+                if isinstance(statement, ast.If):
+                    guard, statement = statement.test, statement.body[0]
+                target = statement.targets[0]
+                element = self.row_value(target.value, structured=True)
+                key = _int(target.slice) if isinstance(element, RowList) else _str(target.slice)
+                current = element.items[key] if key is not None else None
+                if not isinstance(current, RowVal) or current.plain_column is None:
+                    raise Unsupported(f"assignment to {ast.unparse(target)}")
+                new = self.row_value(statement.value).code
+                if guard is not None:
+                    new = ast.IfExp(self.row_value(guard).code, new, current.code)
+                value = RowVal(new)
+                column = current.plain_column
+                self.emit(
+                    f"{rel.var} = {rel.var}.project({column!r}, {sorted(value.columns)!r}, "
+                    f"lambda row: {value.source})"
+                )
+                self.step("project", statement, f"in-place update of {column} in {rel.var} (all rows kept)")
+        finally:
+            self.loop = previous
+            self.env = saved_env
 
     def loop_writes_sink(self, node: ast.For) -> bool:
         for sub in ast.walk(node):
@@ -790,7 +846,8 @@ class _Rewriter:
 
     def store_shape(self, value: Any, hint: str, node: ast.AST) -> Any:
         if isinstance(value, RowVal):
-            return RowVal.column(self.materialise(value, value.hint or hint, node))
+            column = self.materialise(value, value.hint or hint, node)
+            return RowVal(column_ref(column), hint=value.hint or column)
         if isinstance(value, RowList):
             return RowList([self.store_shape(item, _hint(item, f"{hint}_{i}"), node) for i, item in enumerate(value.items)])
         if isinstance(value, RowDict):
@@ -816,8 +873,8 @@ class _Rewriter:
         self.step("select", node, f"{name}.append(...) -> rows of {pretty}")
 
     def write(self, receiver: Any, value_node: ast.expr, node: ast.AST) -> None:
-        value = self.row_value(value_node, structured=True)
         if isinstance(receiver, DictWriterValue):
+            value = self.row_value(value_node, structured=True)
             if not isinstance(value, RowDict):
                 raise Unsupported("writerow of something other than a row dict")
             fields = RowList([value.items[f] for f in receiver.fieldnames])
@@ -825,7 +882,9 @@ class _Rewriter:
                 item.hint = f
             self.prepared_header = receiver.header
         else:
-            fields = _split_written_line(value_node, self, value)
+            fields = _split_written_line(value_node, self, None)
+        if self.sink_rel is not None:
+            self.prepared_sources.add(id(self.sink_rel))
         self.sink_path = receiver.path
         state = self.loop
         shape = self.store_shape(fields, "field", node)
@@ -845,6 +904,7 @@ class _Rewriter:
         body = [s for s in node.body if not _is_print(s)]
         state = LoopState(rel.var, list(rel.columns))
         previous, self.loop = self.loop, state
+        self.sink_rel = rel
         try:
             self.bind(node.target, copy.deepcopy(rel.shape), node)
             for statement in body:
@@ -959,9 +1019,9 @@ class _RowTranslator:
             if isinstance(container, Arr) and container.kind == "row":
                 if isinstance(r.env.get(_dotted(node.slice)), RowIndex):
                     return RowVal(container.code)
-            if container is r.prepared and r.prepared is not None:
+            if r.is_prepared(container):
                 if isinstance(r.env.get(_dotted(node.slice)), RowIndex):
-                    return copy.deepcopy(r.prepared.shape)
+                    return copy.deepcopy(container.shape)
             base = self.translate(node.value)
             if isinstance(base, RowList):
                 index = _int(node.slice)
@@ -998,7 +1058,14 @@ class _RowTranslator:
                     code = ast.UnaryOp(ast.Not(), code)
                 return RowVal(code)
         if isinstance(node, ast.Tuple | ast.List):
-            return RowList([self.translate(e) for e in node.elts])
+            items = []
+            for element in node.elts:
+                item = self.translate(element)
+                hint = _node_hint(element)
+                if isinstance(item, RowVal) and hint is not None:
+                    item = RowVal(item.code, hint=hint)
+                items.append(item)
+            return RowList(items)
         if isinstance(node, ast.Dict) and all(k is not None for k in node.keys):
             keys = [_str(k) for k in node.keys]
             if all(k is not None for k in keys):
@@ -1142,7 +1209,7 @@ def _feature_comprehension(r: _Rewriter, node: ast.ListComp) -> Any:
         raise Unsupported(f"comprehension {ast.unparse(node)}")
     generator = node.generators[0]
     iterable = r.value(generator.iter) if not isinstance(generator.iter, ast.Name) else r.env.get(generator.iter.id)
-    if isinstance(iterable, Rel) and iterable is r.prepared:
+    if isinstance(iterable, Rel) and r.is_prepared(iterable):
         element = copy.deepcopy(iterable.shape)
     elif isinstance(iterable, Arr) and iterable.kind == "row":
         element = RowVal(iterable.code)
@@ -1275,7 +1342,7 @@ class _FeatureLoop:
             element: Any = Line(Source("prepared", "", None, 0))
         elif isinstance(iterable, _ReadBack):
             element = _ReadBackLine()
-        elif isinstance(iterable, Rel) and iterable is r.prepared:
+        elif isinstance(iterable, Rel) and r.is_prepared(iterable):
             element = copy.deepcopy(iterable.shape)
         elif isinstance(iterable, _Range):
             element = RowIndex()
@@ -1440,7 +1507,7 @@ class _FeatureLoop:
             base = r.env.get(_dotted(node.value))
             if isinstance(base, Arr | ArrOp):
                 return base
-            if isinstance(base, Rel) and base is r.prepared:
+            if isinstance(base, Rel) and r.is_prepared(base):
                 return _PreparedRow()
         return self.row_expression(node)
 
@@ -1555,6 +1622,50 @@ def _index_dict_order(code: ast.expr, constants: dict[str, object]) -> ast.expr 
 
 
 # ---------------------------------------------------------------------------- small helpers
+def _only_updates_element(node: ast.For) -> bool:
+    """The loop body only assigns items of the loop element (optionally under one ``if``)."""
+    name = _dotted(node.target)
+    for statement in node.body:
+        if isinstance(statement, ast.If) and not statement.orelse and len(statement.body) == 1:
+            statement = statement.body[0]
+        if not (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Subscript)
+            and _dotted(statement.targets[0].value) == name
+        ):
+            return False
+    return bool(name)
+
+
+def _node_hint(node: ast.expr) -> str | None:
+    """A column name suggested by the code: ``x``, ``str(x)``, ``int(x)``."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Call) and len(node.args) == 1:
+        return _node_hint(node.args[0])
+    if isinstance(node, ast.Subscript) and _str(node.slice) is not None:
+        return _str(node.slice)
+    return None
+
+
+def _marks_header(node: ast.AST, env: dict[str, Any]) -> Source | None:
+    """``f.readline()`` / ``next(f)`` anywhere in an expression: the source whose header it
+    consumes."""
+    for sub in ast.walk(node):
+        if not isinstance(sub, ast.Call):
+            continue
+        if isinstance(sub.func, ast.Attribute) and sub.func.attr in ("readline", "__next__"):
+            target = env.get(_dotted(sub.func.value))
+        elif _dotted(sub.func) == "next" and sub.args:
+            target = env.get(_dotted(sub.args[0]))
+        else:
+            continue
+        if isinstance(target, Handle | Reader) and target.source is not None:
+            return target.source
+    return None
+
+
 def _number(node: ast.expr) -> float | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, int | float) else None
 

@@ -161,18 +161,55 @@ def source_name_for(path: str, taken: set[str]) -> str:
     return name
 
 
+def _calls_in(nodes: list[ast.AST]) -> list[ast.Call]:
+    found = []
+    for node in nodes:
+        found += [sub for sub in ast.walk(node) if isinstance(sub, ast.Call)]
+    return found
+
+
+def _scoped_constants(
+    tree: ast.Module, constants: dict[str, object]
+) -> list[tuple[dict[str, object], list[ast.AST]]]:
+    """The module body with the module constants, and each function's body with its
+    parameters bound to the literal every call site passes (``read(PATH)``)."""
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    scopes: list[tuple[dict[str, object], list[ast.AST]]] = [
+        (constants, [n for n in tree.body if not isinstance(n, ast.FunctionDef)])
+    ]
+    call_sites = [
+        n for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in functions
+    ]
+    for name, function in functions.items():
+        scope = dict(constants)
+        params = [arg.arg for arg in function.args.args]
+        for i, param in enumerate(params):
+            values = {
+                constant_string(site.args[i], constants)
+                for site in call_sites
+                if site.func.id == name and i < len(site.args)  # type: ignore[attr-defined]
+            }
+            scope.pop(param, None)
+            if len(values) == 1 and None not in values:
+                scope[param] = values.pop()
+        scopes.append((scope, list(function.body)))
+    return scopes
+
+
 def analyse_script_io(code: str, filename: str = "<script>") -> ScriptIO:
     """Find the files a script reads and writes (see the module docstring)."""
     tree = parse_script(code, filename)
     constants = module_constants(tree)
     io = ScriptIO()
+    scopes = _scoped_constants(tree, constants)
     calls = sorted(
-        (node for node in ast.walk(tree) if isinstance(node, ast.Call)),
-        key=lambda call: (call.lineno, call.col_offset),
+        ((node, scope) for scope, body in scopes for node in _calls_in(body)),
+        key=lambda pair: (pair[0].lineno, pair[0].col_offset),
     )
-    for call in calls:
+    for call, scope in calls:
         name = _dotted(call.func).rsplit(".", 1)[-1]
-        path = constant_string(call.args[0] if call.args else None, constants)
+        path = constant_string(call.args[0] if call.args else None, scope)
         if path is None:
             continue
         if name == "open":
