@@ -492,6 +492,11 @@ def read_csv(
     _check_readable(path)
     try:
         data = pd.read_csv(path, **options)
+    except pd.errors.EmptyDataError:
+        if options.get("names") is None:
+            raise SourceReadError(f"cannot read {path} as CSV: the file is empty") from None
+        # A file without a single line has no rows; with the names given, it has a schema.
+        data = pd.DataFrame({name: pd.Series(dtype=object) for name in options["names"]})
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as error:
         raise SourceReadError(f"cannot read {path} as CSV: {error}") from None
     _check_csv_schema(path, data, options)
@@ -546,7 +551,7 @@ def _check_csv_schema(path: Path, data: pd.DataFrame, options: Mapping[str, Any]
     """pandas silently turns surplus fields into an index and pads missing ones with NaN;
     a source whose fields do not match ``names`` is an error instead."""
     names = options.get("names")
-    if names is None or "usecols" in options or "index_col" in options:
+    if names is None or "usecols" in options or "index_col" in options or len(data) == 0:
         return
     if not isinstance(data.index, pd.RangeIndex):
         raise SchemaError(
