@@ -120,7 +120,7 @@ class LoopState:
 
 
 class _Rewriter:
-    def __init__(self, tree: ast.Module, base_dir: Path, sources: dict[str, str]):
+    def __init__(self, tree: ast.Module, base_dir: Path, names: dict[str, str]):
         self.tree = tree
         self.base_dir = base_dir
         self.constants = module_constants(tree)
@@ -128,8 +128,8 @@ class _Rewriter:
             node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)
         }
         io = analyse_script_io(ast.unparse(tree))
-        self.source_paths = dict(io.inputs)
-        self.path_overrides = sources
+        renamed = {path: name for path, name in names.items()}
+        self.source_paths = {renamed.get(path, name): path for name, path in io.inputs.items()}
         self.env: dict[str, Any] = {}
         self.sources: dict[str, Source] = {}
         self.lines: list[str] = []
@@ -400,7 +400,7 @@ class _Rewriter:
             if source.path == path:
                 return source
         name = next((n for n, p in self.source_paths.items() if p == path), None) or "source"
-        real = Path(self.path_overrides.get(name, self.base_dir / path))
+        real = self.base_dir / path
         header = None
         if real.is_file():
             with open(real, newline="") as handle:
@@ -1901,16 +1901,17 @@ def rewrite_offline(
     code: str,
     *,
     base_dir: str | Path = ".",
-    sources: dict[str, str] | None = None,
+    source_names: dict[str, str] | None = None,
     filename: str = "<script>",
 ) -> OfflineResult:
     """Rewrite a messy script's data preparation and featurisation with the offline rules.
 
-    ``base_dir`` is the folder the script runs from (its relative paths resolve there);
-    ``sources`` overrides the paths of named inputs (used to read their headers).
+    ``base_dir`` is the folder the script runs from (its relative paths resolve there; the
+    inputs' header lines are read from there); ``source_names`` maps an input path, as the
+    script writes it, to the source name to use instead of the file's stem.
     """
     tree = parse_script(code, filename)
-    rewriter = _Rewriter(tree, Path(base_dir), dict(sources or {}))
+    rewriter = _Rewriter(tree, Path(base_dir), dict(source_names or {}))
     rewriter.run()
     if not rewriter.sources:
         raise ScriptError(f"{filename} reads no input files (no open() or csv reader of a literal path)")
@@ -1925,12 +1926,17 @@ def _result(r: _Rewriter, tree: ast.Module) -> OfflineResult:
         if stem in ("y", "label", "labels", "target", "targets"):
             if isinstance(value, Arr) and value.kind == "row":
                 label = value.code
+                r.steps.append(Step("extract_label", 0, f"y of {path} <- {ast.unparse(label)}"))
             else:
                 r.gaps.append(Step("not rewritten", 0, f"label {path} is not a per-row expression"))
         else:
             parts = value.parts if isinstance(value, Arr) and value.kind == "blocks" else [value]
             for i, part in enumerate(_flatten_blocks(parts)):
+                if not isinstance(part, Arr) or part.kind not in _ENCODERS:
+                    r.gaps.append(Step("not rewritten", 0, f"X block {i} of {path}: no rule"))
+                    continue
                 blocks.append(FeatureBlock(f"block{i}", part))
+                r.steps.append(Step(_ENCODERS[part.kind], 0, _describe_block(i, part)))
     helpers = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name in _helper_closure(r, tree)]
     constants = [
         node for node in tree.body
@@ -1954,6 +1960,27 @@ def _result(r: _Rewriter, tree: ast.Module) -> OfflineResult:
         gaps=r.gaps,
         trains_model=r.trains_model,
     )
+
+
+_ENCODERS = {
+    "row": "FunctionTransformer",
+    "zscore": "StandardScaler",
+    "minmax": "MinMaxScaler",
+    "onehot": "OneHotEncoder",
+}
+
+
+def _describe_block(i: int, arr: Arr) -> str:
+    value = arr.parts[0] if arr.parts else arr
+    code = ast.unparse(value.code) if getattr(value, "code", None) is not None else "?"
+    if arr.kind == "zscore":
+        return f"X block {i}: z-score (ddof={arr.ddof}) of {code}"
+    if arr.kind == "minmax":
+        return f"X block {i}: min-max scaling of {code}"
+    if arr.kind == "onehot":
+        order = "sorted values" if arr.categories is None else ast.unparse(arr.categories)
+        return f"X block {i}: one-hot of {code}, categories {order}"
+    return f"X block {i}: {code} per row"
 
 
 def _flatten_blocks(parts: list[Any]) -> list[Any]:
