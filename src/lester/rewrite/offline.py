@@ -145,6 +145,7 @@ class _Rewriter:
         self.sink_path: str | None = None
         self.prepared_sources: set[int] = set()
         self.sink_rel: Rel | None = None
+        self.rel_loop: dict[int, int] = {}
         self.prepared_separator = "\t"
 
     # ------------------------------------------------------------------ bookkeeping
@@ -204,6 +205,13 @@ class _Rewriter:
                 return
             if isinstance(target, ast.Subscript):
                 self.array_item_assign(target, node.value, node)
+                return
+            if (
+                isinstance(target, ast.Name)
+                and isinstance(node.value, ast.ListComp)
+                and self.prepared is None
+            ):
+                self.comprehension_loop(target.id, node.value, node)
                 return
             self.bind(target, self.value(node.value), node)
             return
@@ -311,6 +319,8 @@ class _Rewriter:
             base = self.value(node.value)
             if isinstance(base, Handle | Reader) or getattr(base, "lines", False):
                 pass
+            if isinstance(base, _Lines) and _int(node.slice) == 0:
+                return Const(ast.Constant(""))  # the header line, read for its names
             if isinstance(base, _Lines) and isinstance(node.slice, ast.Slice):
                 if _int(node.slice.lower) == 1 and node.slice.upper is None:
                     base.source.skip_header = True
@@ -352,6 +362,14 @@ class _Rewriter:
             if method == "DictReader":
                 handle.source.skip_header = True
             return Reader(handle.source, method)
+        if method == "writer" and name.startswith("csv"):
+            handle = self.value(node.args[0])
+            if not isinstance(handle, Handle) or not handle.writing:
+                raise Unsupported("csv.writer over something other than an output file")
+            for keyword in node.keywords:
+                if keyword.arg == "delimiter" and _str(keyword.value) not in ("\t", None):
+                    raise Unsupported("a prepared file that is not tab separated")
+            return DictWriterValue(handle.path, None)
         if method == "DictWriter":
             handle = self.value(node.args[0])
             fields = next((k.value for k in node.keywords if k.arg == "fieldnames"), None)
@@ -361,6 +379,17 @@ class _Rewriter:
             if not isinstance(handle, Handle) or not isinstance(names, list):
                 raise Unsupported("csv.DictWriter without literal fieldnames")
             return DictWriterValue(handle.path, [str(n) for n in names])
+        if method in ("splitlines", "split") and isinstance(node.func, ast.Attribute):
+            inner = node.func.value
+            if (
+                isinstance(inner, ast.Call)
+                and isinstance(inner.func, ast.Attribute)
+                and inner.func.attr == "read"
+                and (method == "splitlines" or _str(node.args[0] if node.args else None) == "\n")
+            ):
+                handle = self.value(inner.func.value)
+                if isinstance(handle, Handle) and handle.source is not None:
+                    return _Lines(handle.source)
         if method == "readlines" and isinstance(self.env.get(name.rsplit(".", 1)[0]), Handle):
             return _Lines(self.env[name.rsplit(".", 1)[0]].source)
         if method == "readline" and isinstance(self.env.get(name.rsplit(".", 1)[0]), Handle):
@@ -418,8 +447,8 @@ class _Rewriter:
             iterable_value = self.value(iterable)
         else:
             iterable_value = self.value(iterable)
-        if isinstance(iterable_value, Counts):
-            self.argmax_loop(node, iterable_value)
+        if isinstance(iterable_value, Keyed) and iterable_value.count:
+            self.argmax_loop(node, Counts(iterable_value.var, iterable_value.key, iterable_value.count))
             return
         if self.prepared is not None or isinstance(iterable_value, RowIndex | _Range):
             self.feature_loop(node, iterable_value)
@@ -463,6 +492,28 @@ class _Rewriter:
         finally:
             self.loop = previous
             self.env = saved_env
+
+    def comprehension_loop(self, name: str, comp: ast.ListComp, node: ast.AST) -> None:
+        """``rows = [f(x) for x in source if cond]``: the loop it abbreviates."""
+        if len(comp.generators) != 1:
+            raise Unsupported("a comprehension with several for clauses")
+        generator = comp.generators[0]
+        body: list[ast.stmt] = [
+            ast.Expr(
+                ast.Call(ast.Attribute(ast.Name(name, ast.Load()), "append", ast.Load()), [comp.elt], [])
+            )
+        ]
+        for condition in reversed(generator.ifs):
+            body = [ast.If(condition, body, [])]
+        loop = ast.For(generator.target, generator.iter, body, [])
+        ast.copy_location(loop, node)
+        ast.fix_missing_locations(loop)
+        for sub in ast.walk(loop):
+            if not hasattr(sub, "lineno") and isinstance(sub, ast.stmt | ast.expr):
+                ast.copy_location(sub, node)
+        self.env.pop(name, None)
+        self.step("comprehension", node, f"list comprehension {name} -> the loop it abbreviates")
+        self.top_loop(loop)
 
     def loop_writes_sink(self, node: ast.For) -> bool:
         for sub in ast.walk(node):
@@ -514,6 +565,10 @@ class _Rewriter:
                 source.skip_header = True
             var = source.name
             source.read = True
+            if isinstance(iterable, Handle | _Lines):
+                separator = _line_separator(node.body, _dotted(node.target))
+                if separator is not None:
+                    source.separator = separator
             if isinstance(iterable, Reader):
                 columns = self.source_columns(source)
                 self.emit_read(source, node)
@@ -560,8 +615,17 @@ class _Rewriter:
 
     # ------------------------------------------------------------------ row-level statements
     def row_block(self, statements: list[ast.stmt]) -> None:
+        skip_next = False
         for i, statement in enumerate(statements):
             rest = statements[i + 1 :]
+            if skip_next:
+                skip_next = False
+                continue
+            if self.seen_set(statement, rest[0] if rest else None):
+                skip_next = True
+                continue
+            if isinstance(statement, ast.For) and not rest and self.explode_loop(statement):
+                return
             if isinstance(statement, ast.If) and not statement.orelse:
                 if _ends_with_continue(statement.body) and len(statement.body) == 1:
                     self.row_filter(statement.test, negate=True, node=statement)
@@ -574,6 +638,55 @@ class _Rewriter:
 
     def is_effect_choice(self, node: ast.If) -> bool:
         return False
+
+    def seen_set(self, node: ast.stmt, following: ast.stmt | None) -> bool:
+        """``if k in seen: continue`` then ``seen.add(k)``: the first row per key stays."""
+        if not (
+            isinstance(node, ast.If)
+            and not node.orelse
+            and len(node.body) == 1
+            and isinstance(node.body[0], ast.Continue)
+            and isinstance(node.test, ast.Compare)
+            and isinstance(node.test.ops[0], ast.In)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Call)
+            and isinstance(following.value.func, ast.Attribute)
+            and following.value.func.attr == "add"
+        ):
+            return False
+        name = _dotted(node.test.comparators[0])
+        if _dotted(following.value.func.value) != name or not _assigned_empty_set(self.tree, name):
+            return False
+        if ast.dump(following.value.args[0]) != ast.dump(node.test.left):
+            return False
+        state = self.loop
+        key = self.materialise(self.row_value(node.test.left), f"{name}_key", node)
+        self.emit(f"{state.var} = {state.var}.distinct(subset=[{key!r}], keep='first')")
+        self.step("distinct", node, f"set {name} of seen keys -> distinct(subset=[{key}], keep='first')")
+        return True
+
+    def explode_loop(self, node: ast.For) -> bool:
+        """``for tag in row_value.split('|'): ...`` as the last statement: explode."""
+        if not isinstance(node.target, ast.Name):
+            return False
+        try:
+            items = self.row_value(node.iter)
+        except Unsupported:
+            return False
+        state = self.loop
+        column = self.materialise(
+            RowVal(ast.Call(ast.Name("list", ast.Load()), [items.code], [])), node.target.id, node
+        )
+        # a Python loop over an empty list runs zero times; pandas' explode keeps a NaN row
+        self.emit(
+            f"{state.var} = {state.var}.filter(lambda row: len(row[{column!r}]) > 0, "
+            f"source_columns=[{column!r}])"
+        )
+        self.emit(f"{state.var} = {state.var}.explode({column!r})")
+        self.step("explode", node, f"loop over {ast.unparse(node.iter)} -> explode({column})")
+        self.env[node.target.id] = RowVal.column(column)
+        self.row_block(node.body)
+        return True
 
     def row_filter(self, test: ast.expr, negate: bool, node: ast.AST) -> None:
         state = self.loop
@@ -676,6 +789,9 @@ class _Rewriter:
     def row_statement(self, node: ast.stmt) -> None:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
+            if isinstance(target, ast.Subscript) and _counting_get(target, node.value):
+                self.count_into(target.value.id, target.slice, node)
+                return
             if isinstance(target, ast.Subscript):
                 container = self.env.get(_dotted(target.value))
                 if isinstance(target.value, ast.Name) and (
@@ -697,6 +813,15 @@ class _Rewriter:
             if self.counting(node):
                 return
             self.row_choice(node)
+            return
+        if (
+            isinstance(node, ast.AugAssign)
+            and isinstance(node.target, ast.Subscript)
+            and isinstance(node.target.value, ast.Name)
+            and _assigned_counter(self.tree, node.target.value.id)
+            and _number(node.value) == 1
+        ):
+            self.count_into(node.target.value.id, node.target.slice, node)
             return
         if isinstance(node, ast.AugAssign):
             if isinstance(node.target, ast.Name) and not isinstance(
@@ -771,18 +896,21 @@ class _Rewriter:
             and isinstance(node.body[0], ast.AugAssign)
         ):
             return False
-        name = test.comparators[0].id
-        key = self.row_value(test.left)
+        self.count_into(test.comparators[0].id, test.left, node)
+        return True
+
+    def count_into(self, name: str, key_node: ast.expr, node: ast.AST) -> None:
+        """A dict counting rows per key: ``groupby(key).agg(count)``."""
+        key = self.row_value(key_node)
         state = self.loop
         column = self.materialise(key, "key", node)
         count = self.fresh(f"{name}_n")
         self.emit(
             f"{name} = {state.var}.groupby([{column!r}]).agg({count}=({column!r}, 'count'))"
         )
-        self.env[name] = Counts(name, column, count)
+        self.env[name] = Keyed(name, column, RowVal.column(count), name, count=count)
         self.names.add(name)
         self.step("groupby", node, f"counting dict {name} -> groupby({column}).agg(count)")
-        return True
 
     def argmax_loop(self, node: ast.For, counts: Counts) -> None:
         """``for k in counts: if counts[k] > best: best = counts[k]; arg = k``."""
@@ -866,14 +994,38 @@ class _Rewriter:
             raise Unsupported("a row that holds the same column twice")
         if renames:
             code += f".rename(columns={renames!r})"
+        existing = self.env.get(name)
+        if isinstance(existing, Rel) and self.rel_loop.get(id(existing)) != id(state):
+            if len(existing.columns) != len(pretty):
+                raise Unsupported(f"{name} gets rows of another shape in a second loop")
+            renames = {a: b for a, b in zip(internal, existing.columns, strict=True) if a != b}
+            part = f"{state.var}[{internal!r}]" + (
+                f".rename(columns={renames!r})" if renames else ""
+            )
+            self.emit(f"{existing.var} = lt.union([{existing.var}, {part}])")
+            rel = Rel(existing.var, existing.shape, existing.columns)
+            self.rel_loop[id(rel)] = id(state)
+            self.env[name] = rel
+            self.step("union", node, f"a second loop appends to {name} -> lt.union")
+            return
+        if isinstance(existing, Rel):
+            raise Unsupported(f"{name} is appended to twice in one loop")
         var = self.fresh(name) if name in self.sources else name
         self.names.add(var)
         self.emit(f"{var} = {code}")
-        self.env[name] = Rel(var, _rename_shape(shape, renames), pretty)
+        rel = Rel(var, _rename_shape(shape, renames), pretty)
+        self.rel_loop[id(rel)] = id(state)
+        self.env[name] = rel
         self.step("select", node, f"{name}.append(...) -> rows of {pretty}")
 
     def write(self, receiver: Any, value_node: ast.expr, node: ast.AST) -> None:
-        if isinstance(receiver, DictWriterValue):
+        if isinstance(receiver, DictWriterValue) and receiver.fieldnames is None:
+            value = self.row_value(value_node, structured=True)
+            if not isinstance(value, RowList):
+                raise Unsupported("csv writerow of something other than a row list")
+            fields = RowList([_unwrap_str(item) for item in value.items])
+            self.prepared_header = receiver.header
+        elif isinstance(receiver, DictWriterValue):
             value = self.row_value(value_node, structured=True)
             if not isinstance(value, RowDict):
                 raise Unsupported("writerow of something other than a row dict")
@@ -1070,7 +1222,14 @@ class _RowTranslator:
             keys = [_str(k) for k in node.keys]
             if all(k is not None for k in keys):
                 return RowDict({k: self.translate(v) for k, v in zip(keys, node.values, strict=True)})
-        if isinstance(node, ast.ListComp) and len(node.generators) == 1:
+        if isinstance(node, ast.Call) and _dotted(node.func) == "map" and len(node.args) == 2:
+            iterable = self.translate(node.args[1])
+            if isinstance(iterable, RowList):
+                function = node.args[0]
+                return RowList(
+                    [RowVal(ast.Call(copy.deepcopy(function), [i.code], []), i.hint) for i in iterable.items]
+                )
+        if isinstance(node, ast.ListComp | ast.GeneratorExp) and len(node.generators) == 1:
             generator = node.generators[0]
             iterable = self.translate(generator.iter)
             if isinstance(iterable, RowList) and isinstance(generator.target, ast.Name) and not generator.ifs:
@@ -1746,6 +1905,67 @@ def _is_cheap(node: ast.expr) -> bool:
 
 def _ends_with_continue(body: list[ast.stmt]) -> bool:
     return bool(body) and isinstance(body[-1], ast.Continue)
+
+
+def _assigned_empty_set(tree: ast.Module, name: str) -> bool:
+    return any(
+        isinstance(node, ast.Assign)
+        and any(_dotted(t) == name for t in node.targets)
+        and isinstance(node.value, ast.Call)
+        and _dotted(node.value.func) == "set"
+        and not node.value.args
+        for node in ast.walk(tree)
+    )
+
+
+def _assigned_counter(tree: ast.Module, name: str) -> bool:
+    """``d = defaultdict(int)`` or ``d = Counter()``."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(_dotted(t) == name for t in node.targets):
+            value = node.value
+            if isinstance(value, ast.Call):
+                func = _dotted(value.func).rsplit(".", 1)[-1]
+                if func == "Counter" and not value.args:
+                    return True
+                if func == "defaultdict" and value.args and _dotted(value.args[0]) == "int":
+                    return True
+    return False
+
+
+def _counting_get(target: ast.Subscript, value: ast.expr) -> bool:
+    """``d[k] = d.get(k, 0) + 1``."""
+    return (
+        isinstance(target.value, ast.Name)
+        and isinstance(value, ast.BinOp)
+        and isinstance(value.op, ast.Add)
+        and _number(value.right) == 1
+        and isinstance(value.left, ast.Call)
+        and isinstance(value.left.func, ast.Attribute)
+        and value.left.func.attr == "get"
+        and _dotted(value.left.func.value) == target.value.id
+        and len(value.left.args) == 2
+        and _number(value.left.args[1]) == 0
+        and ast.dump(value.left.args[0]) == ast.dump(target.slice)
+    )
+
+
+def _line_separator(body: list[ast.stmt], name: str) -> str | None:
+    """The separator a loop splits its line variable with: ``line.strip().split(';')``."""
+    for node in body:
+        for sub in ast.walk(node):
+            if (
+                isinstance(sub, ast.Call)
+                and isinstance(sub.func, ast.Attribute)
+                and sub.func.attr == "split"
+                and sub.args
+                and _str(sub.args[0]) is not None
+            ):
+                base = sub.func.value
+                while isinstance(base, ast.Call) and isinstance(base.func, ast.Attribute):
+                    base = base.func.value
+                if _dotted(base) == name:
+                    return _str(sub.args[0])
+    return None
 
 
 def _assigned_empty_dict(tree: ast.Module, name: str) -> bool:

@@ -128,10 +128,10 @@ class Reader:
 
 @dataclass
 class DictWriterValue:
-    """A csv.DictWriter with its field names."""
+    """A csv.DictWriter with its field names (a csv.writer: ``fieldnames`` is None)."""
 
     path: str
-    fieldnames: list[str]
+    fieldnames: list[str] | None
     header: bool = False
 
 
@@ -153,6 +153,7 @@ class Keyed:
     shape: Any
     dict_name: str
     keep: str = "last"
+    count: str | None = None  # a counting dict: the column holding the count
 
 
 @dataclass
