@@ -329,6 +329,7 @@ class _Rewriter:
                 return base  # arr[:, None]
         if _is_literal(node):
             return Const(node)
+
         if isinstance(node, ast.ListComp):
             return self.comprehension(node)
         if isinstance(node, ast.Tuple):
@@ -336,6 +337,12 @@ class _Rewriter:
         return self.array_expression(node)
 
     def call_value(self, node: ast.Call) -> Any:
+        if (
+            _dotted(node.func).rsplit(".", 1)[-1]
+            in ("set", "dict", "list", "defaultdict", "Counter", "OrderedDict")
+            and all(_is_literal(a) or isinstance(a, ast.Name) for a in node.args)
+        ):
+            return Const(node)  # an empty collection, filled by a loop
         header_of = _marks_header(node, self.env)
         if header_of is not None:
             header_of.skip_header = True  # hdr = f.readline().strip().split(',')
@@ -379,7 +386,8 @@ class _Rewriter:
             if not isinstance(handle, Handle) or not isinstance(names, list):
                 raise Unsupported("csv.DictWriter without literal fieldnames")
             return DictWriterValue(handle.path, [str(n) for n in names])
-        if method in ("splitlines", "split") and isinstance(node.func, ast.Attribute):
+        if isinstance(node.func, ast.Attribute) and node.func.attr in ("splitlines", "split"):
+            method = node.func.attr
             inner = node.func.value
             if (
                 isinstance(inner, ast.Call)
@@ -390,8 +398,10 @@ class _Rewriter:
                 handle = self.value(inner.func.value)
                 if isinstance(handle, Handle) and handle.source is not None:
                     return _Lines(handle.source)
-        if method == "readlines" and isinstance(self.env.get(name.rsplit(".", 1)[0]), Handle):
-            return _Lines(self.env[name.rsplit(".", 1)[0]].source)
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "readlines":
+            handle = self.value(node.func.value)
+            if isinstance(handle, Handle) and handle.source is not None:
+                return _Lines(handle.source)
         if method == "readline" and isinstance(self.env.get(name.rsplit(".", 1)[0]), Handle):
             handle = self.env[name.rsplit(".", 1)[0]]
             handle.source.skip_header = True
@@ -409,6 +419,13 @@ class _Rewriter:
         ):
             self.value(node.func.value)  # hdr = f.readline().strip().split(',')
             return Const(ast.Constant(""))
+        if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Subscript):
+            try:
+                receiver = self.value(node.func.value)
+            except Unsupported:
+                receiver = None
+            if isinstance(receiver, Const):
+                return Const(node)  # header = lines[0].split(';')
         return self.array_expression(node)
 
     def path_of(self, node: ast.expr) -> str | None:
@@ -430,12 +447,12 @@ class _Rewriter:
                 return source
         name = next((n for n, p in self.source_paths.items() if p == path), None) or "source"
         real = self.base_dir / path
-        header = None
+        first_line = None
         if real.is_file():
             with open(real, newline="") as handle:
-                first = next(csv.reader(handle), None)
-            header = [h.strip() for h in first] if first else None
-        source = Source(name, path, header, getattr(node, "lineno", 0))
+                first_line = handle.readline().rstrip("\r\n")
+        source = Source(name, path, None, getattr(node, "lineno", 0))
+        source.first_line = first_line
         self.sources[name] = source
         self.names.add(name)
         return source
@@ -549,6 +566,12 @@ class _Rewriter:
         return list(self.source_columns(source))
 
     def source_columns(self, source: Source) -> list[str]:
+        line = getattr(source, "first_line", None)
+        if line is not None:
+            if source.parser == "split":
+                source.header = [h.strip() for h in line.split(source.separator)]
+            else:
+                source.header = next(csv.reader([line], delimiter=source.separator), [])
         if source.skip_header and source.header:
             return [_identifier(h, i) for i, h in enumerate(source.header)]
         width = len(source.header or [])
@@ -1299,6 +1322,10 @@ class _RowTranslator:
                 joined = r.lookup(container, self.translate(node.args[0]), default)
                 joined.default = default
                 r.ensure_join(joined, "left", node)
+                if isinstance(container.shape, RowVal):  # a dict of single values
+                    value = _map_shape(container.shape, joined.mapping)
+                    code = ast.IfExp(self.matched(joined), value.code, copy.deepcopy(default))
+                    return RowVal(code, hint=value.hint)
                 return joined
         return None
 
@@ -1386,7 +1413,9 @@ def _feature_comprehension(r: _Rewriter, node: ast.ListComp) -> Any:
     r.bind(generator.target, element, node)
     previous, r.loop = r.loop, LoopState("prepared", list(r.prepared.columns))
     try:
-        value = r.row_value(node.elt)
+        value = r.row_value(node.elt, structured=True)
+        if isinstance(value, RowList):  # [[a, b] for r in rows]: a vector per row
+            value = RowVal(ast.List([item.code for item in value.items], ast.Load()))
     finally:
         r.loop = previous
         r.env = saved

@@ -88,7 +88,9 @@ def module_constants(tree: ast.Module) -> dict[str, object]:
                 try:
                     values[target.id] = ast.literal_eval(statement.value)
                 except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                    pass
+                    path = constant_string(statement.value, values)  # os.path.join('data', ..)
+                    if path is not None:
+                        values[target.id] = path
     return values
 
 

@@ -1,0 +1,75 @@
+"""The offline rules generalise: messy scripts in other styles than the four visible cases
+(helper functions with the csv module and two same-schema files; a notebook export with
+';' files, comprehensions and a counting dict) rewrite to verified-equivalent pipelines.
+
+Each test writes its own data (seeded, with duplicates, unknown keys and empty fields)."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+from lester.rewrite.api import rewrite_script
+
+STYLES = Path(__file__).parent / "messy_styles"
+
+
+def _write(path: Path, header: list[str], rows: list[list[object]], sep: str = ",") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [sep.join(header)] + [sep.join(str(v) for v in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def tickets_folder(folder: Path, seed: int = 7) -> Path:
+    rng = random.Random(seed)
+    agents = [[f"A{i}", rng.choice(["billing", "tech", "sales"])] for i in range(12)]
+    agents.append(["A3", "escalations"])  # a duplicate agent id: the last row wins
+    _write(folder / "data" / "agents.csv", ["agent_id", "team"], agents)
+    tags = ["billing", "login", "refund", "bug"]
+    for quarter, first in (("q1", 0), ("q2", 70)):
+        rows = []
+        for i in range(first, first + 100):
+            tag_list = "|".join(rng.sample(tags, rng.randint(0, 2)))
+            agent = f"A{rng.randint(0, 15)}"  # A12..A15 are unknown: 'unassigned'
+            rows.append([f"T{i}", agent, rng.choice(["low", "medium", "high"]),
+                         rng.randint(1, 300), tag_list])
+        _write(folder / "data" / f"tickets_{quarter}.csv",
+               ["ticket_id", "agent_id", "priority", "minutes", "tags"], rows)
+    shutil.copy(STYLES / "tickets.py", folder / "messy.py")
+    return folder
+
+
+def shop_folder(folder: Path, seed: int = 11) -> Path:
+    rng = random.Random(seed)
+    customers = [[f"C{i}", rng.choice(["retail", "pro", "edu"]), rng.randint(2015, 2023)]
+                 for i in range(40)]
+    customers.append(["C5", "pro", 2024])  # duplicate: the last one wins
+    _write(folder / "data" / "customers.csv", ["customer_id", "segment", "signup_year"],
+           customers, sep=";")
+    orders = [[f"O{i}", f"C{rng.randint(0, 45)}", rng.choice(["0", "-5.5", "12.5", "99.99",
+              str(rng.randint(1, 500))])] for i in range(300)]
+    _write(folder / "data" / "orders.csv", ["order_id", "customer_id", "amount"], orders, sep=";")
+    shutil.copy(STYLES / "shop_notebook.py", folder / "messy.py")
+    return folder
+
+
+def test_helper_functions_csv_module_union_seen_set_and_explode(tmp_path):
+    folder = tickets_folder(tmp_path)
+    outcome = rewrite_script(folder / "messy.py")
+
+    assert outcome.gaps == []
+    rules = {step.rule for step in outcome.steps}
+    assert {"union", "distinct", "explode", "join", "StandardScaler", "OneHotEncoder"} <= rules
+    assert "SampleStandardScaler(ddof=1)" in outcome.code
+    assert outcome.equivalent, outcome.verdict.feedback()
+
+
+def test_notebook_export_with_comprehensions_and_a_counting_dict(tmp_path):
+    folder = shop_folder(tmp_path)
+    outcome = rewrite_script(folder / "messy.py")
+
+    assert outcome.gaps == []
+    rules = {step.rule for step in outcome.steps}
+    assert {"comprehension", "groupby", "join", "MinMaxScaler", "OneHotEncoder"} <= rules
+    assert outcome.equivalent, outcome.verdict.feedback()
