@@ -13,8 +13,11 @@ from tests.rewrite.conftest import CASES
 
 TRAPS = {
     # the customers dict: the last duplicate e-mail wins
-    "creditcard": ["distinct(subset=['customer_email'], keep='last')", "StandardScaler()",
-                   "categories=[list(['UK', 'DE', 'FR'])]"],
+    "creditcard": [
+        "distinct(subset=['customer_email'], keep='last')",
+        "StandardScaler()",
+        "categories=[list(['UK', 'DE', 'FR'])]",
+    ],
     # min-max over prepared rows; the county mode is computed before any filter
     "healthcare": ["MinMaxScaler()", "categories='auto'", "idxmax()"],
     # bureau.get(id, DEFAULT_BUREAU): a left join with defaults

@@ -32,23 +32,44 @@ def tickets_folder(folder: Path, seed: int = 7) -> Path:
         for i in range(first, first + 100):
             tag_list = "|".join(rng.sample(tags, rng.randint(0, 2)))
             agent = f"A{rng.randint(0, 15)}"  # A12..A15 are unknown: 'unassigned'
-            rows.append([f"T{i}", agent, rng.choice(["low", "medium", "high"]),
-                         rng.randint(1, 300), tag_list])
-        _write(folder / "data" / f"tickets_{quarter}.csv",
-               ["ticket_id", "agent_id", "priority", "minutes", "tags"], rows)
+            rows.append(
+                [
+                    f"T{i}",
+                    agent,
+                    rng.choice(["low", "medium", "high"]),
+                    rng.randint(1, 300),
+                    tag_list,
+                ]
+            )
+        _write(
+            folder / "data" / f"tickets_{quarter}.csv",
+            ["ticket_id", "agent_id", "priority", "minutes", "tags"],
+            rows,
+        )
     shutil.copy(STYLES / "tickets.py", folder / "messy.py")
     return folder
 
 
 def shop_folder(folder: Path, seed: int = 11) -> Path:
     rng = random.Random(seed)
-    customers = [[f"C{i}", rng.choice(["retail", "pro", "edu"]), rng.randint(2015, 2023)]
-                 for i in range(40)]
+    customers = [
+        [f"C{i}", rng.choice(["retail", "pro", "edu"]), rng.randint(2015, 2023)] for i in range(40)
+    ]
     customers.append(["C5", "pro", 2024])  # duplicate: the last one wins
-    _write(folder / "data" / "customers.csv", ["customer_id", "segment", "signup_year"],
-           customers, sep=";")
-    orders = [[f"O{i}", f"C{rng.randint(0, 45)}", rng.choice(["0", "-5.5", "12.5", "99.99",
-              str(rng.randint(1, 500))])] for i in range(300)]
+    _write(
+        folder / "data" / "customers.csv",
+        ["customer_id", "segment", "signup_year"],
+        customers,
+        sep=";",
+    )
+    orders = [
+        [
+            f"O{i}",
+            f"C{rng.randint(0, 45)}",
+            rng.choice(["0", "-5.5", "12.5", "99.99", str(rng.randint(1, 500))]),
+        ]
+        for i in range(300)
+    ]
     _write(folder / "data" / "orders.csv", ["order_id", "customer_id", "amount"], orders, sep=";")
     shutil.copy(STYLES / "shop_notebook.py", folder / "messy.py")
     return folder
@@ -73,3 +94,24 @@ def test_notebook_export_with_comprehensions_and_a_counting_dict(tmp_path):
     rules = {step.rule for step in outcome.steps}
     assert {"comprehension", "groupby", "join", "MinMaxScaler", "OneHotEncoder"} <= rules
     assert outcome.equivalent, outcome.verdict.feedback()
+
+
+def test_a_rewritten_pipeline_runs_with_the_runner_and_carries_provenance(tmp_path):
+    import lester as lt
+
+    folder = tickets_folder(tmp_path / "tickets")
+    outcome = rewrite_script(folder / "messy.py", edge_cases=False)
+    assert outcome.equivalent
+    module = tmp_path / "pipeline.py"
+    module.write_text(outcome.code)
+    sources = {name: folder / path for name, path in outcome.sources.items()}
+
+    result = lt.run(module, sources, store=tmp_path / "store", quiet=True)
+
+    prepared = result.outputs.prepared
+    assert set(prepared.sources) == {"agents", "tickets_q1", "tickets_q2"}
+    assert ["agents.team"] in prepared.column_provenance.values()
+    assert "agents.agent_id" in prepared.row_dependencies
+    polynomials = [prepared.provenance_of(i) for i in range(len(prepared))]
+    assert any("*agents[" in p for p in polynomials)  # a ticket joined with its agent
+    assert result.outputs.X_train.shape[1] == 5

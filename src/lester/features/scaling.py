@@ -32,13 +32,13 @@ class SampleStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
     def __init__(self, ddof: int = 1) -> None:
         self.ddof = ddof
 
-    def fit(self, X, y=None):  # noqa: N803 - scikit-learn's signature
+    def fit(self, X, y=None):
         values = np.asarray(X, dtype=float)
         self.mean_ = values.mean(axis=0)
         self.scale_ = values.std(axis=0, ddof=self.ddof)
         self.n_features_in_ = values.shape[1]
         return self
 
-    def transform(self, X):  # noqa: N803 - scikit-learn's signature
+    def transform(self, X):
         with np.errstate(divide="ignore", invalid="ignore"):
             return (np.asarray(X, dtype=float) - self.mean_) / self.scale_

@@ -65,9 +65,7 @@ class RewriteOutcome:
         return self.verdict is not None and bool(self.verdict.equivalent)
 
 
-def resolve_source_names(
-    script: Path, io: ScriptIO, given: Mapping[str, str]
-) -> dict[str, str]:
+def resolve_source_names(script: Path, io: ScriptIO, given: Mapping[str, str]) -> dict[str, str]:
     """``{source name: path as the script writes it}``, with the user's names for given
     paths (``--source clients=data/customers.csv``).
 
@@ -169,10 +167,8 @@ def rewrite_script(
         filename=script.name,
     )
     module = generate_module(result, script.name)
-    verdict = verify(module) if result.prepared_var is not None else None
-    return RewriteOutcome(
-        script, io, named, module, verdict, "offline", result.steps, result.gaps
-    )
+    verdict = verify(module)  # also when rules are missing: the script must run at all
+    return RewriteOutcome(script, io, named, module, verdict, "offline", result.steps, result.gaps)
 
 
 def _llm_rewrite(script, io, named, max_rounds, verify, progress) -> RewriteOutcome:

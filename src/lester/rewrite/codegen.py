@@ -15,7 +15,7 @@ import ast
 import textwrap
 
 from lester.rewrite.offline import FeatureBlock, OfflineResult
-from lester.rewrite.values import Arr, referenced_columns
+from lester.rewrite.values import referenced_columns
 
 HEADER = '''"""{title}
 
@@ -60,7 +60,11 @@ def generate_module(result: OfflineResult, script_name: str) -> str:
         notes = "\nNot rewritten (see _not_rewritten below and the report):\n" + "".join(
             f"- line {gap.line}: {gap.detail}\n" for gap in result.gaps
         )
-    parts = [HEADER.format(title=f"{script_name}, rewritten into Lester's API.", script=script_name, notes=notes)]
+    parts = [
+        HEADER.format(
+            title=f"{script_name}, rewritten into Lester's API.", script=script_name, notes=notes
+        )
+    ]
     parts.append(_imports(result))
     if result.constants:
         parts.append("\n".join(ast.unparse(node) for node in result.constants) + "\n")
@@ -96,7 +100,7 @@ def _imports(result: OfflineResult) -> str:
     ]
     own = [ast.unparse(node) for node in result.imports]
     own = [line for line in own if line not in ("import numpy as np", "import csv")]
-    return "\n".join(own + [""] + lines) + "\n"
+    return "\n".join([*own, "", *lines]) + "\n"
 
 
 def _dataprep(result: OfflineResult) -> str:
@@ -214,9 +218,7 @@ def _extract_label(result: OfflineResult) -> str:
 
 
 def _create_model(result: OfflineResult) -> str:
-    why = (
-        "the model the script trains" if result.trains_model else "the script trains no model"
-    )
+    why = "the model the script trains" if result.trains_model else "the script trains no model"
     return textwrap.dedent(
         f'''
 

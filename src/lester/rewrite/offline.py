@@ -70,7 +70,7 @@ from lester.rewrite.values import (
 NUMPY = {"np", "numpy"}
 
 
-class Unsupported(Exception):  # noqa: N818 - internal control flow, never leaves the module
+class Unsupported(Exception):
     """No rule covers this statement or expression."""
 
 
@@ -170,7 +170,7 @@ class _Rewriter:
 
     # ------------------------------------------------------------------ statements
     def run(self) -> None:
-        for name, value in self.constants.items():
+        for name in self.constants:
             self.env[name] = Const(ast.Name(name, ast.Load()))
         self.block(self.tree.body)
 
@@ -287,7 +287,9 @@ class _Rewriter:
         self.block(function.body)
         result = self.env.get("__return__")
         local_names = {
-            n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            n.id
+            for n in ast.walk(function)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
         } | set(params)
         for name in local_names:  # the function's locals do not leak
             if name in saved:
@@ -299,11 +301,14 @@ class _Rewriter:
 
     # ------------------------------------------------------------------ values (statement level)
     def value(self, node: ast.expr) -> Any:
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id in self.functions:
-                holder = "__inline_result__"
-                self.inline(node, ast.Name(holder, ast.Store()), node)
-                return self.env.pop(holder)
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in self.functions
+        ):
+            holder = "__inline_result__"
+            self.inline(node, ast.Name(holder, ast.Store()), node)
+            return self.env.pop(holder)
         path = constant_string(node, self.constants)
         if path is not None and not isinstance(node, ast.Name):
             return Const(node)
@@ -317,14 +322,16 @@ class _Rewriter:
             return self.call_value(node)
         if isinstance(node, ast.Subscript):
             base = self.value(node.value)
-            if isinstance(base, Handle | Reader) or getattr(base, "lines", False):
-                pass
             if isinstance(base, _Lines) and _int(node.slice) == 0:
                 return Const(ast.Constant(""))  # the header line, read for its names
-            if isinstance(base, _Lines) and isinstance(node.slice, ast.Slice):
-                if _int(node.slice.lower) == 1 and node.slice.upper is None:
-                    base.source.skip_header = True
-                    return base
+            if (
+                isinstance(base, _Lines)
+                and isinstance(node.slice, ast.Slice)
+                and _int(node.slice.lower) == 1
+                and node.slice.upper is None
+            ):
+                base.source.skip_header = True
+                return base
             if isinstance(base, Arr | Stat | ArrOp) and _is_column_slice(node.slice):
                 return base  # arr[:, None]
         if _is_literal(node):
@@ -337,11 +344,14 @@ class _Rewriter:
         return self.array_expression(node)
 
     def call_value(self, node: ast.Call) -> Any:
-        if (
-            _dotted(node.func).rsplit(".", 1)[-1]
-            in ("set", "dict", "list", "defaultdict", "Counter", "OrderedDict")
-            and all(_is_literal(a) or isinstance(a, ast.Name) for a in node.args)
-        ):
+        if _dotted(node.func).rsplit(".", 1)[-1] in (
+            "set",
+            "dict",
+            "list",
+            "defaultdict",
+            "Counter",
+            "OrderedDict",
+        ) and all(_is_literal(a) or isinstance(a, ast.Name) for a in node.args):
             return Const(node)  # an empty collection, filled by a loop
         header_of = _marks_header(node, self.env)
         if header_of is not None:
@@ -355,7 +365,9 @@ class _Rewriter:
                 raise Unsupported("open() of a path that is not a literal")
             writing = any(flag in open_mode(node) for flag in "wax")
             if not writing and path == self.sink_path:
-                self.step("read back", node, f"{path} read back -> the prepared rows, str() of each value")
+                self.step(
+                    "read back", node, f"{path} read back -> the prepared rows, str() of each value"
+                )
                 return _ReadBack()
             return Handle(path, writing, None if writing else self.source(path, node))
         if method in ("reader", "DictReader") and name.startswith("csv"):
@@ -437,9 +449,7 @@ class _Rewriter:
 
     def is_prepared(self, value: Any) -> bool:
         """Whether a collection is the prepared data (or the rows it was written from)."""
-        return value is not None and (
-            value is self.prepared or id(value) in self.prepared_sources
-        )
+        return value is not None and (value is self.prepared or id(value) in self.prepared_sources)
 
     def source(self, path: str, node: ast.AST) -> Source:
         for source in self.sources.values():
@@ -465,7 +475,9 @@ class _Rewriter:
         else:
             iterable_value = self.value(iterable)
         if isinstance(iterable_value, Keyed) and iterable_value.count:
-            self.argmax_loop(node, Counts(iterable_value.var, iterable_value.key, iterable_value.count))
+            self.argmax_loop(
+                node, Counts(iterable_value.var, iterable_value.key, iterable_value.count)
+            )
             return
         if self.prepared is not None or isinstance(iterable_value, RowIndex | _Range):
             self.feature_loop(node, iterable_value)
@@ -505,7 +517,11 @@ class _Rewriter:
                     f"{rel.var} = {rel.var}.project({column!r}, {sorted(value.columns)!r}, "
                     f"lambda row: {value.source})"
                 )
-                self.step("project", statement, f"in-place update of {column} in {rel.var} (all rows kept)")
+                self.step(
+                    "project",
+                    statement,
+                    f"in-place update of {column} in {rel.var} (all rows kept)",
+                )
         finally:
             self.loop = previous
             self.env = saved_env
@@ -517,7 +533,9 @@ class _Rewriter:
         generator = comp.generators[0]
         body: list[ast.stmt] = [
             ast.Expr(
-                ast.Call(ast.Attribute(ast.Name(name, ast.Load()), "append", ast.Load()), [comp.elt], [])
+                ast.Call(
+                    ast.Attribute(ast.Name(name, ast.Load()), "append", ast.Load()), [comp.elt], []
+                )
             )
         ]
         for condition in reversed(generator.ifs):
@@ -596,7 +614,12 @@ class _Rewriter:
                 columns = self.source_columns(source)
                 self.emit_read(source, node)
                 if iterable.kind == "DictReader":
-                    return RowDict({h: RowVal.column(c) for h, c in zip(source.header or [], columns, strict=False)}), var
+                    return RowDict(
+                        {
+                            h: RowVal.column(c)
+                            for h, c in zip(source.header or [], columns, strict=False)
+                        }
+                    ), var
                 return RowList([RowVal.column(c) for c in columns]), var
             self.emit_read(source, node)
             return Line(source), var
@@ -685,7 +708,9 @@ class _Rewriter:
         state = self.loop
         key = self.materialise(self.row_value(node.test.left), f"{name}_key", node)
         self.emit(f"{state.var} = {state.var}.distinct(subset=[{key!r}], keep='first')")
-        self.step("distinct", node, f"set {name} of seen keys -> distinct(subset=[{key}], keep='first')")
+        self.step(
+            "distinct", node, f"set {name} of seen keys -> distinct(subset=[{key}], keep='first')"
+        )
         return True
 
     def explode_loop(self, node: ast.For) -> bool:
@@ -725,7 +750,9 @@ class _Rewriter:
             f"{state.var} = {state.var}.filter(lambda row: {ast.unparse(code)}, "
             f"source_columns={columns!r})"
         )
-        self.step("filter", node, f"{'if ...: continue' if negate else 'if'} -> filter on {columns}")
+        self.step(
+            "filter", node, f"{'if ...: continue' if negate else 'if'} -> filter on {columns}"
+        )
 
     def membership(self, test: ast.expr, negate: bool) -> Joined | None:
         """``key in D`` (``key not in D`` with continue), ``x is None`` (negated) of a lookup."""
@@ -817,9 +844,11 @@ class _Rewriter:
                 return
             if isinstance(target, ast.Subscript):
                 container = self.env.get(_dotted(target.value))
-                if isinstance(target.value, ast.Name) and (
-                    container is None or isinstance(container, Keyed | Const)
-                ) and _assigned_empty_dict(self.tree, target.value.id):
+                if (
+                    isinstance(target.value, ast.Name)
+                    and (container is None or isinstance(container, Keyed | Const))
+                    and _assigned_empty_dict(self.tree, target.value.id)
+                ):
                     self.dict_store(target, node.value, node)
                     return
                 self.element_assign(target, node.value, node)
@@ -846,16 +875,21 @@ class _Rewriter:
         ):
             self.count_into(node.target.value.id, node.target.slice, node)
             return
-        if isinstance(node, ast.AugAssign):
-            if isinstance(node.target, ast.Name) and not isinstance(
-                self.env.get(node.target.id), RowVal
-            ):
-                self.step("ignored", node, f"counter {ast.unparse(node)} (a print statistic)")
-                return
+        if (
+            isinstance(node, ast.AugAssign)
+            and isinstance(node.target, ast.Name)
+            and not isinstance(self.env.get(node.target.id), RowVal)
+        ):
+            self.step("ignored", node, f"counter {ast.unparse(node)} (a print statistic)")
+            return
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
             call = node.value
             method = call.func.attr if isinstance(call.func, ast.Attribute) else _dotted(call.func)
-            receiver = self.env.get(_dotted(call.func.value)) if isinstance(call.func, ast.Attribute) else None
+            receiver = (
+                self.env.get(_dotted(call.func.value))
+                if isinstance(call.func, ast.Attribute)
+                else None
+            )
             if method == "append" and isinstance(call.func, ast.Attribute):
                 self.append(_dotted(call.func.value), call.args[0], node)
                 return
@@ -870,9 +904,8 @@ class _Rewriter:
             return
         if isinstance(node, ast.Assign) and _is_none(node.value):
             return
-        if isinstance(node, ast.For):
-            if self.search_loop(node):
-                return
+        if isinstance(node, ast.For) and self.search_loop(node):
+            return
         raise Unsupported(f"no rule for {_first_line(node)} inside a loop")
 
     def row_choice(self, node: ast.If) -> None:
@@ -901,7 +934,11 @@ class _Rewriter:
             synthetic = ast.Assign([ast.Name(target, ast.Store())], expression)
         else:
             synthetic = ast.Expr(
-                ast.Call(ast.Attribute(ast.Name(target, ast.Load()), "append", ast.Load()), [expression], [])
+                ast.Call(
+                    ast.Attribute(ast.Name(target, ast.Load()), "append", ast.Load()),
+                    [expression],
+                    [],
+                )
             )
         ast.copy_location(synthetic, node)
         ast.fix_missing_locations(synthetic)
@@ -928,9 +965,7 @@ class _Rewriter:
         state = self.loop
         column = self.materialise(key, "key", node)
         count = self.fresh(f"{name}_n")
-        self.emit(
-            f"{name} = {state.var}.groupby([{column!r}]).agg({count}=({column!r}, 'count'))"
-        )
+        self.emit(f"{name} = {state.var}.groupby([{column!r}]).agg({count}=({column!r}, 'count'))")
         self.env[name] = Keyed(name, column, RowVal.column(count), name, count=count)
         self.names.add(name)
         self.step("groupby", node, f"counting dict {name} -> groupby({column}).agg(count)")
@@ -943,7 +978,8 @@ class _Rewriter:
         assigns = [s for s in body[0].body if isinstance(s, ast.Assign)]
         key_var = node.target.id  # type: ignore[union-attr]
         winner = next(
-            (a.targets[0].id for a in assigns if ast.unparse(a.value) == key_var), None  # type: ignore[union-attr]
+            (a.targets[0].id for a in assigns if ast.unparse(a.value) == key_var),
+            None,  # type: ignore[union-attr]
         )
         if winner is None or not isinstance(body[0].test, ast.Compare):
             raise Unsupported("a loop over a counting dict that is not an arg-max")
@@ -951,10 +987,16 @@ class _Rewriter:
         var = self.fresh(winner)
         # ties: a strict > keeps the first key seen, >= the last; groups are in first-seen order
         pick = "idxmax()" if strict else "iloc[::-1].idxmax()"
-        self.emit(f"{var}_counts = {counts.var}.to_pandas().set_index({counts.key!r})[{counts.count!r}]")
+        self.emit(
+            f"{var}_counts = {counts.var}.to_pandas().set_index({counts.key!r})[{counts.count!r}]"
+        )
         self.emit(f"{var} = {var}_counts.{pick} if len({var}_counts) else None")
         self.env[winner] = Scalar(var)
-        self.step("argmax", node, f"arg-max loop over {counts.var} -> {var} (computed once, first key wins ties)")
+        self.step(
+            "argmax",
+            node,
+            f"arg-max loop over {counts.var} -> {var} (computed once, first key wins ties)",
+        )
 
     def element_assign(self, target: ast.Subscript, value_node: ast.expr, node: ast.AST) -> None:
         """``p[5] = v`` on the loop element: replace that column."""
@@ -1000,7 +1042,12 @@ class _Rewriter:
             column = self.materialise(value, value.hint or hint, node)
             return RowVal(column_ref(column), hint=value.hint or column)
         if isinstance(value, RowList):
-            return RowList([self.store_shape(item, _hint(item, f"{hint}_{i}"), node) for i, item in enumerate(value.items)])
+            return RowList(
+                [
+                    self.store_shape(item, _hint(item, f"{hint}_{i}"), node)
+                    for i, item in enumerate(value.items)
+                ]
+            )
         if isinstance(value, RowDict):
             return RowDict({k: self.store_shape(v, k, node) for k, v in value.items.items()})
         raise Unsupported(f"cannot store {type(value).__name__}")
@@ -1119,8 +1166,14 @@ class _Rewriter:
         if key.plain_column is None:
             return False
         name = self.fresh(f"{collection.var}_first")
-        self.emit(f"{name} = {collection.var}.distinct(subset=[{key.plain_column!r}], keep='first')")
-        self.step("distinct", node, f"search with break -> first {collection.var} row per {key.plain_column}")
+        self.emit(
+            f"{name} = {collection.var}.distinct(subset=[{key.plain_column!r}], keep='first')"
+        )
+        self.step(
+            "distinct",
+            node,
+            f"search with break -> first {collection.var} row per {key.plain_column}",
+        )
         keyed = Keyed(name, key.plain_column, collection.shape, collection.var, keep="first")
         joined = self.lookup(keyed, self.row_value(outer_side))
         self.env[assign.targets[0].id] = joined  # type: ignore[union-attr]
@@ -1191,12 +1244,11 @@ class _RowTranslator:
                 joined = r.lookup(container, self.translate(node.slice))
                 r.ensure_join(joined, "inner", node)
                 return self.joined_whole(joined)
-            if isinstance(container, Arr) and container.kind == "row":
-                if isinstance(r.env.get(_dotted(node.slice)), RowIndex):
-                    return RowVal(container.code)
-            if r.is_prepared(container):
-                if isinstance(r.env.get(_dotted(node.slice)), RowIndex):
-                    return copy.deepcopy(container.shape)
+            indexed = isinstance(r.env.get(_dotted(node.slice)), RowIndex)
+            if indexed and isinstance(container, Arr) and container.kind == "row":
+                return RowVal(container.code)
+            if indexed and r.is_prepared(container):
+                return copy.deepcopy(container.shape)
             base = self.translate(node.value)
             if isinstance(base, RowList):
                 index = _int(node.slice)
@@ -1244,18 +1296,27 @@ class _RowTranslator:
         if isinstance(node, ast.Dict) and all(k is not None for k in node.keys):
             keys = [_str(k) for k in node.keys]
             if all(k is not None for k in keys):
-                return RowDict({k: self.translate(v) for k, v in zip(keys, node.values, strict=True)})
+                return RowDict(
+                    {k: self.translate(v) for k, v in zip(keys, node.values, strict=True)}
+                )
         if isinstance(node, ast.Call) and _dotted(node.func) == "map" and len(node.args) == 2:
             iterable = self.translate(node.args[1])
             if isinstance(iterable, RowList):
                 function = node.args[0]
                 return RowList(
-                    [RowVal(ast.Call(copy.deepcopy(function), [i.code], []), i.hint) for i in iterable.items]
+                    [
+                        RowVal(ast.Call(copy.deepcopy(function), [i.code], []), i.hint)
+                        for i in iterable.items
+                    ]
                 )
         if isinstance(node, ast.ListComp | ast.GeneratorExp) and len(node.generators) == 1:
             generator = node.generators[0]
             iterable = self.translate(generator.iter)
-            if isinstance(iterable, RowList) and isinstance(generator.target, ast.Name) and not generator.ifs:
+            if (
+                isinstance(iterable, RowList)
+                and isinstance(generator.target, ast.Name)
+                and not generator.ifs
+            ):
                 items = []
                 for item in iterable.items:
                     saved = r.env.get(generator.target.id)
@@ -1301,7 +1362,11 @@ class _RowTranslator:
         func = node.func
         if isinstance(func, ast.Attribute) and func.attr == "split":
             base = func.value
-            while isinstance(base, ast.Call) and isinstance(base.func, ast.Attribute) and base.func.attr in ("strip", "rstrip", "lstrip"):
+            while (
+                isinstance(base, ast.Call)
+                and isinstance(base.func, ast.Attribute)
+                and base.func.attr in ("strip", "rstrip", "lstrip")
+            ):
                 base = base.func.value
             line = self.translate(base) if isinstance(base, ast.Name) else None
             if isinstance(line, _ReadBackLine):
@@ -1333,13 +1398,13 @@ class _RowTranslator:
         translator = self
 
         class Substitute(ast.NodeTransformer):
-            def visit_Name(self, name: ast.Name) -> ast.AST:  # noqa: N802
+            def visit_Name(self, name: ast.Name) -> ast.AST:
                 value = translator.translate(name)
                 if isinstance(value, RowVal):
                     return copy.deepcopy(value.code)
                 raise Unsupported(f"{name.id} is a whole row here")
 
-            def visit_Subscript(self, sub: ast.Subscript) -> ast.AST:  # noqa: N802
+            def visit_Subscript(self, sub: ast.Subscript) -> ast.AST:
                 base = translator.r.env.get(_dotted(sub.value))
                 if isinstance(base, RowList | RowDict | Joined | Keyed | Arr | Rel) or (
                     isinstance(sub.value, ast.Subscript | ast.Call)
@@ -1352,17 +1417,17 @@ class _RowTranslator:
                         return copy.deepcopy(value.code)
                 return self.generic_visit(sub)
 
-            def visit_Compare(self, compare: ast.Compare) -> ast.AST:  # noqa: N802
+            def visit_Compare(self, compare: ast.Compare) -> ast.AST:
                 container = translator.r.env.get(_dotted(compare.comparators[0]))
                 left = translator.r.env.get(_dotted(compare.left))
                 if isinstance(container, Keyed) or isinstance(left, Joined):
                     return copy.deepcopy(translator.translate(compare).code)
                 return self.generic_visit(compare)
 
-            def visit_Lambda(self, node: ast.Lambda) -> ast.AST:  # noqa: N802
+            def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
                 raise Unsupported("a lambda inside a row expression")
 
-            def visit_Call(self, call: ast.Call) -> ast.AST:  # noqa: N802
+            def visit_Call(self, call: ast.Call) -> ast.AST:
                 structured = translator.structured_call(call)
                 if structured is not None:
                     if isinstance(structured, RowVal):
@@ -1394,7 +1459,11 @@ def _feature_comprehension(r: _Rewriter, node: ast.ListComp) -> Any:
     if len(node.generators) != 1 or node.generators[0].ifs:
         raise Unsupported(f"comprehension {ast.unparse(node)}")
     generator = node.generators[0]
-    iterable = r.value(generator.iter) if not isinstance(generator.iter, ast.Name) else r.env.get(generator.iter.id)
+    iterable = (
+        r.value(generator.iter)
+        if not isinstance(generator.iter, ast.Name)
+        else r.env.get(generator.iter.id)
+    )
     if isinstance(iterable, Rel) and r.is_prepared(iterable):
         element = copy.deepcopy(iterable.shape)
     elif isinstance(iterable, Arr) and iterable.kind == "row":
@@ -1446,7 +1515,11 @@ class _ArrayTranslator:
                 if isinstance(value, _RowsOfVectors):
                     return value.arr
                 return value
-            if module in NUMPY and method in ("concatenate", "hstack", "column_stack") and node.args:
+            if (
+                module in NUMPY
+                and method in ("concatenate", "hstack", "column_stack")
+                and node.args
+            ):
                 parts = node.args[0]
                 if not isinstance(parts, ast.List | ast.Tuple):
                     raise Unsupported("np.concatenate of something other than a list")
@@ -1459,17 +1532,30 @@ class _ArrayTranslator:
                 of = self.translate(node.args[0])
                 if isinstance(of, Rel):
                     return _Enumerate(of)
-            if name in ("sorted",) and node.args and isinstance(node.args[0], ast.Call) and _dotted(node.args[0].func) == "set":
+            if (
+                name in ("sorted",)
+                and node.args
+                and isinstance(node.args[0], ast.Call)
+                and _dotted(node.args[0].func) == "set"
+            ):
                 inner = self.translate(node.args[0].args[0])
                 if isinstance(inner, Arr) and inner.kind == "row":
                     return _Categories(inner)
-            if (module in NUMPY and method in ("mean", "std", "min", "max")) or name in ("min", "max"):
+            if (module in NUMPY and method in ("mean", "std", "min", "max")) or name in (
+                "min",
+                "max",
+            ):
                 return Stat(method, self.translate(node.args[0]), _ddof(node))
             if isinstance(node.func, ast.Attribute) and method in ("mean", "std", "min", "max"):
                 return Stat(method, self.translate(node.func.value), _ddof(node))
             if isinstance(node.func, ast.Attribute) and method == "reshape":
                 return self.translate(node.func.value)
-            if module in NUMPY and method == "zeros" and node.args and isinstance(node.args[0], ast.Tuple):
+            if (
+                module in NUMPY
+                and method == "zeros"
+                and node.args
+                and isinstance(node.args[0], ast.Tuple)
+            ):
                 size = node.args[0].elts[1]
                 return _ZeroMatrix(size)
         if isinstance(node, ast.Subscript) and _is_column_slice(node.slice):
@@ -1524,9 +1610,7 @@ class _FeatureLoop:
         iterable = self.iterable
         if isinstance(iterable, Handle) and not iterable.writing:
             raise Unsupported("a loop over an input file after the prepared rows were written")
-        if isinstance(iterable, Handle | _Lines) or (
-            isinstance(iterable, Const) and False
-        ):
+        if isinstance(iterable, Handle | _Lines) or (isinstance(iterable, Const) and False):
             element: Any = Line(Source("prepared", "", None, 0))
         elif isinstance(iterable, _ReadBack):
             element = _ReadBackLine()
@@ -1538,8 +1622,13 @@ class _FeatureLoop:
             element = (RowIndex(), copy.deepcopy(iterable.of.shape))
         else:
             raise Unsupported(f"a feature loop over {type(iterable).__name__}")
-        r.bind(target, element if not isinstance(element, tuple) else _TupleValue(list(element)), node)
-        previous, r.loop = r.loop, LoopState("prepared", list(r.prepared.columns if r.prepared else []))
+        r.bind(
+            target, element if not isinstance(element, tuple) else _TupleValue(list(element)), node
+        )
+        previous, r.loop = (
+            r.loop,
+            LoopState("prepared", list(r.prepared.columns if r.prepared else [])),
+        )
         try:
             for statement in node.body:
                 self.statement(statement)
@@ -1571,11 +1660,17 @@ class _FeatureLoop:
             if isinstance(target, ast.Subscript):
                 self.item_assign(target, node.value, node)
                 return
-        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and isinstance(node.op, ast.Add):
+        if (
+            isinstance(node, ast.AugAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(node.op, ast.Add)
+        ):
             current = r.env.get(node.target.id)
             if isinstance(current, Vector):
                 addition = self.value(node.value)
-                current.pieces.extend(addition.pieces if isinstance(addition, Vector) else [addition])
+                current.pieces.extend(
+                    addition.pieces if isinstance(addition, Vector) else [addition]
+                )
                 return
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
             call = node.value
@@ -1610,7 +1705,13 @@ class _FeatureLoop:
                     expression = ast.IfExp(test, effect[1], expression)
                 kind, target_name = effects[0][0]
                 if kind == "append":
-                    synthetic = ast.Expr(ast.Call(ast.Attribute(ast.Name(target_name, ast.Load()), "append", ast.Load()), [expression], []))
+                    synthetic = ast.Expr(
+                        ast.Call(
+                            ast.Attribute(ast.Name(target_name, ast.Load()), "append", ast.Load()),
+                            [expression],
+                            [],
+                        )
+                    )
                 else:
                     synthetic = ast.Assign([ast.Name(target_name, ast.Store())], expression)
                 ast.copy_location(synthetic, node)
@@ -1626,10 +1727,14 @@ class _FeatureLoop:
         """``for c in CATS: r.append(1.0 if x == c else 0.0)``: a one-hot block."""
         r = self.r
         body = node.body
-        if not (len(body) == 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Call)):
+        if not (
+            len(body) == 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Call)
+        ):
             raise Unsupported("a loop inside a feature loop")
         call = body[0].value
-        vector = r.env.get(_dotted(call.func.value)) if isinstance(call.func, ast.Attribute) else None
+        vector = (
+            r.env.get(_dotted(call.func.value)) if isinstance(call.func, ast.Attribute) else None
+        )
         if not isinstance(vector, Vector):
             raise Unsupported("a loop inside a feature loop")
         onehot = self.one_hot(call.args[0], node.target, node.iter)
@@ -1641,7 +1746,11 @@ class _FeatureLoop:
         if compared is None:
             raise Unsupported(f"{ast.unparse(expression)} is not a one-hot indicator")
         value = self.value(compared)
-        cats = r.value(categories) if not isinstance(categories, ast.Name) else r.env.get(categories.id)
+        cats = (
+            r.value(categories)
+            if not isinstance(categories, ast.Name)
+            else r.env.get(categories.id)
+        )
         if isinstance(cats, _Categories):
             return Arr("onehot", parts=[value], categories=None, unknown="ignore")
         if isinstance(cats, Const):
@@ -1654,7 +1763,11 @@ class _FeatureLoop:
         if isinstance(base, OneHotRow):
             # oneHot[CATS.index(x)] = 1.0
             index = target.slice
-            if isinstance(index, ast.Call) and isinstance(index.func, ast.Attribute) and index.func.attr == "index":
+            if (
+                isinstance(index, ast.Call)
+                and isinstance(index.func, ast.Attribute)
+                and index.func.attr == "index"
+            ):
                 base.value = self.value(index.args[0])
                 base.categories = index.func.value
                 base.unknown = "error"
@@ -1680,7 +1793,11 @@ class _FeatureLoop:
             if all(isinstance(e, ast.Constant) and e.value == 0.0 for e in node.elts):
                 return OneHotRow(ast.Constant(len(node.elts)))
             return Vector([_as_array(self.value(e)) for e in node.elts])
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult) and isinstance(node.left, ast.List):
+        if (
+            isinstance(node, ast.BinOp)
+            and isinstance(node.op, ast.Mult)
+            and isinstance(node.left, ast.List)
+        ):
             return OneHotRow(node.right)
         if isinstance(node, ast.ListComp) and len(node.generators) == 1:
             generator = node.generators[0]
@@ -1758,7 +1875,9 @@ def _find_array_refs(node: ast.expr, r: _Rewriter) -> bool:
 
 def _same(a: Any, b: Any) -> bool:
     return (
-        isinstance(a, Arr) and isinstance(b, Arr) and a.kind == b.kind == "row"
+        isinstance(a, Arr)
+        and isinstance(b, Arr)
+        and a.kind == b.kind == "row"
         and ast.dump(a.code) == ast.dump(b.code)
     )
 
@@ -1771,14 +1890,20 @@ def _classify(value: Any) -> Any:
     if not (isinstance(top, ArrOp) and isinstance(top.op, ast.Sub) and isinstance(top.right, Stat)):
         return value
     base, centre = top.left, top.right
-    if centre.fn == "mean" and isinstance(bottom, Stat) and bottom.fn == "std":
-        if _same(base, centre.of) and _same(base, bottom.of):
-            return Arr("zscore", parts=[base], ddof=bottom.ddof)
+    scale_is_std = isinstance(bottom, Stat) and bottom.fn == "std"
+    if centre.fn == "mean" and scale_is_std and _same(base, centre.of) and _same(base, bottom.of):
+        return Arr("zscore", parts=[base], ddof=bottom.ddof)
     if (
-        centre.fn == "min" and isinstance(bottom, ArrOp) and isinstance(bottom.op, ast.Sub)
-        and isinstance(bottom.left, Stat) and bottom.left.fn == "max"
-        and isinstance(bottom.right, Stat) and bottom.right.fn == "min"
-        and _same(base, centre.of) and _same(base, bottom.left.of) and _same(base, bottom.right.of)
+        centre.fn == "min"
+        and isinstance(bottom, ArrOp)
+        and isinstance(bottom.op, ast.Sub)
+        and isinstance(bottom.left, Stat)
+        and bottom.left.fn == "max"
+        and isinstance(bottom.right, Stat)
+        and bottom.right.fn == "min"
+        and _same(base, centre.of)
+        and _same(base, bottom.left.of)
+        and _same(base, bottom.right.of)
     ):
         return Arr("minmax", parts=[base])
     return value
@@ -1788,9 +1913,17 @@ def _one_hot_comparison(expression: ast.expr, variable: ast.expr) -> ast.expr | 
     """The compared value of ``1.0 if x == c else 0.0`` / ``float(x == c)``."""
     name = _dotted(variable)
     test = None
-    if isinstance(expression, ast.IfExp) and _number(expression.body) == 1 and _number(expression.orelse) == 0:
+    if (
+        isinstance(expression, ast.IfExp)
+        and _number(expression.body) == 1
+        and _number(expression.orelse) == 0
+    ):
         test = expression.test
-    elif isinstance(expression, ast.Call) and _dotted(expression.func) in ("float", "int") and expression.args:
+    elif (
+        isinstance(expression, ast.Call)
+        and _dotted(expression.func) in ("float", "int")
+        and expression.args
+    ):
         test = expression.args[0]
     if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
         left, right = test.left, test.comparators[0]
@@ -1855,7 +1988,11 @@ def _marks_header(node: ast.AST, env: dict[str, Any]) -> Source | None:
 
 
 def _number(node: ast.expr) -> float | None:
-    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, int | float) else None
+    return (
+        node.value
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float)
+        else None
+    )
 
 
 def _is_main_guard(node: ast.If) -> bool:
@@ -1920,11 +2057,17 @@ def _literal(node: ast.expr | None, constants: dict[str, object]) -> Any:
 
 
 def _is_column_slice(node: ast.expr) -> bool:
-    return isinstance(node, ast.Tuple) and len(node.elts) == 2 and isinstance(node.elts[0], ast.Slice)
+    return (
+        isinstance(node, ast.Tuple) and len(node.elts) == 2 and isinstance(node.elts[0], ast.Slice)
+    )
 
 
 def _is_print(node: ast.stmt) -> bool:
-    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and _dotted(node.value.func) == "print"
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and _dotted(node.value.func) == "print"
+    )
 
 
 def _is_cheap(node: ast.expr) -> bool:
@@ -2002,7 +2145,11 @@ def _assigned_empty_dict(tree: ast.Module, name: str) -> bool:
         if isinstance(node, ast.Assign) and any(_dotted(t) == name for t in node.targets):
             if isinstance(node.value, ast.Dict) and not node.value.keys:
                 return True
-            if isinstance(node.value, ast.Call) and _dotted(node.value.func) == "dict" and not node.value.args:
+            if (
+                isinstance(node.value, ast.Call)
+                and _dotted(node.value.func) == "dict"
+                and not node.value.args
+            ):
                 return True
     return False
 
@@ -2011,7 +2158,11 @@ def _single_effect(branch: list[ast.stmt]) -> tuple[tuple[str, str], ast.expr] |
     if len(branch) != 1:
         return None
     statement = branch[0]
-    if isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name):
+    if (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+    ):
         return ("assign", statement.targets[0].id), statement.value
     if (
         isinstance(statement, ast.Expr)
@@ -2109,7 +2260,12 @@ def _split_written_line(node: ast.expr, r: _Rewriter, value: Any) -> RowList:
     flatten(node)
     if parts and _str(parts[-1]) == "\n":
         parts = parts[:-1]
-    if len(parts) == 1 and isinstance(parts[0], ast.Call) and isinstance(parts[0].func, ast.Attribute) and parts[0].func.attr == "join":
+    if (
+        len(parts) == 1
+        and isinstance(parts[0], ast.Call)
+        and isinstance(parts[0].func, ast.Attribute)
+        and parts[0].func.attr == "join"
+    ):
         separator = _str(parts[0].func.value)
         inner = r.row_value(parts[0].args[0], structured=True)
         if separator is None or not isinstance(inner, RowList):
@@ -2120,7 +2276,11 @@ def _split_written_line(node: ast.expr, r: _Rewriter, value: Any) -> RowList:
     separator = None
     for part in parts:
         literal = _str(part)
-        if literal is not None and literal in ("\t", ",", ";", "|") and (separator in (None, literal)):
+        if (
+            literal is not None
+            and literal in ("\t", ",", ";", "|")
+            and (separator in (None, literal))
+        ):
             separator = literal
             fields.append([])
         else:
@@ -2132,7 +2292,11 @@ def _split_written_line(node: ast.expr, r: _Rewriter, value: Any) -> RowList:
         item = r.row_value(field_parts[0])
         if isinstance(field_parts[0], ast.Name):
             item.hint = field_parts[0].id
-        elif isinstance(field_parts[0], ast.Call) and field_parts[0].args and isinstance(field_parts[0].args[0], ast.Name):
+        elif (
+            isinstance(field_parts[0], ast.Call)
+            and field_parts[0].args
+            and isinstance(field_parts[0].args[0], ast.Name)
+        ):
             item.hint = field_parts[0].args[0].id
         items.append(_unwrap_str(item))
     return RowList(items)
@@ -2163,7 +2327,9 @@ def rewrite_offline(
     rewriter = _Rewriter(tree, Path(base_dir), dict(source_names or {}))
     rewriter.run()
     if not rewriter.sources:
-        raise ScriptError(f"{filename} reads no input files (no open() or csv reader of a literal path)")
+        raise ScriptError(
+            f"{filename} reads no input files (no open() or csv reader of a literal path)"
+        )
     return _result(rewriter, tree)
 
 
@@ -2186,11 +2352,18 @@ def _result(r: _Rewriter, tree: ast.Module) -> OfflineResult:
                     continue
                 blocks.append(FeatureBlock(f"block{i}", part))
                 r.steps.append(Step(_ENCODERS[part.kind], 0, _describe_block(i, part)))
-    helpers = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name in _helper_closure(r, tree)]
+    helpers = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name in _helper_closure(r, tree)
+    ]
     constants = [
-        node for node in tree.body
-        if isinstance(node, ast.Assign) and len(node.targets) == 1
-        and isinstance(node.targets[0], ast.Name) and node.targets[0].id in r.constants
+        node
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id in r.constants
     ]
     imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
     prepared = r.prepared

@@ -60,12 +60,14 @@ def parse_script(code: str, filename: str = "<script>") -> ast.Module:
     >>> parse_script("x = (")
     Traceback (most recent call last):
     ...
-    lester.rewrite.script_io.ScriptError: <script> does not parse: ... line 1 ...
+    lester.rewrite.script_io.ScriptError: <script> does not parse: ... at line 1
     """
     try:
         return ast.parse(code, filename=filename)
     except SyntaxError as error:
-        raise ScriptError(f"{filename} does not parse: {error.msg} at line {error.lineno}") from None
+        raise ScriptError(
+            f"{filename} does not parse: {error.msg} at line {error.lineno}"
+        ) from None
 
 
 def module_constants(tree: ast.Module) -> dict[str, object]:
@@ -180,7 +182,8 @@ def _scoped_constants(
         (constants, [n for n in tree.body if not isinstance(n, ast.FunctionDef)])
     ]
     call_sites = [
-        n for n in ast.walk(tree)
+        n
+        for n in ast.walk(tree)
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in functions
     ]
     for name, function in functions.items():

@@ -9,7 +9,7 @@ Examples
 --------
 >>> value = RowVal.column("title")
 >>> value.columns, value.source
-({'title'}, 'row["title"]')
+({'title'}, "row['title']")
 """
 
 from __future__ import annotations

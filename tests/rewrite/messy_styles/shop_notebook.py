@@ -1,3 +1,4 @@
+# ruff: noqa  (a deliberately messy script: the input of the rewrite tests)
 #!/usr/bin/env python
 # coding: utf-8
 # Repeat buyers (notebook export: ';'-separated files, comprehensions, a counting dict)
@@ -7,9 +8,9 @@ import os
 
 import numpy as np
 
-lines = open('data/orders.csv').read().splitlines()
-header = lines[0].split(';')
-orders = [l.split(';') for l in lines[1:]]
+lines = open("data/orders.csv").read().splitlines()
+header = lines[0].split(";")
+orders = [l.split(";") for l in lines[1:]]
 
 # In[2]:
 n_orders = {}
@@ -17,8 +18,8 @@ for o in orders:
     n_orders[o[1]] = n_orders.get(o[1], 0) + 1
 
 customers = {}
-for l in open('data/customers.csv').readlines()[1:]:
-    cid, segment, signup_year = l.rstrip('\n').split(';')
+for l in open("data/customers.csv").readlines()[1:]:
+    cid, segment, signup_year = l.rstrip("\n").split(";")
     customers[cid] = (segment, int(signup_year))
 
 # In[3]:
@@ -34,17 +35,21 @@ for o in orders:
 len(data)
 
 # In[4]:
-os.makedirs('out', exist_ok=True)
-out = open('out/prepared.tsv', 'w')
+os.makedirs("out", exist_ok=True)
+out = open("out/prepared.tsv", "w")
 for d in data:
-    out.write('\t'.join(map(str, d)) + '\n')
+    out.write("\t".join(map(str, d)) + "\n")
 out.close()
 
 # In[5]:
 amounts = [d[4] for d in data]
+
+
 def scale(values):
     lo, hi = min(values), max(values)
     return [(v - lo) / (hi - lo) for v in values]
+
+
 amount_s = scale(amounts)
 segments = sorted(set([d[2] for d in data]))
 rows = []
@@ -56,5 +61,5 @@ for i in range(len(data)):
     rows.append(row)
 X = np.array(rows)
 y = np.array([1.0 if d[5] > 1 else 0.0 for d in data])
-np.save('out/X.npy', X)
-np.save('out/y.npy', y)
+np.save("out/X.npy", X)
+np.save("out/y.npy", y)
