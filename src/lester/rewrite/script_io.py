@@ -71,12 +71,13 @@ def parse_script(code: str, filename: str = "<script>") -> ast.Module:
 
 
 def module_constants(tree: ast.Module) -> dict[str, object]:
-    """Module-level names bound once to a literal (strings, numbers, lists, dicts, ...).
+    """Module-level names bound once to a literal (strings, numbers, lists, dicts, ...) or
+    to a path built from literals (``os.path.join('data', 'a.csv')``).
 
     Examples
     --------
-    >>> module_constants(ast.parse("A = 'x'\\nB = [1, 2]\\nC = f()\\nA2 = A"))
-    {'A': 'x', 'B': [1, 2]}
+    >>> module_constants(ast.parse("A = 'x'\\nB = [1, 2]\\nC = f()\\nD = os.path.join(A, 'y')"))
+    {'A': 'x', 'B': [1, 2], 'D': 'x/y'}
     """
     counts: dict[str, int] = {}
     values: dict[str, object] = {}
