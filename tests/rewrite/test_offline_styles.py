@@ -75,6 +75,39 @@ def shop_folder(folder: Path, seed: int = 11) -> Path:
     return folder
 
 
+def sensors_folder(folder: Path, seed: int = 5) -> Path:
+    rng = random.Random(seed)
+    stations = [[i, rng.randint(0, 2500), rng.randint(1, 4)] for i in range(20)]
+    stations.append([7, 999, 2])  # a duplicate station: the last row wins
+    lines = ["station elevation zone"] + [" ".join(map(str, s)) for s in stations]
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    (folder / "data" / "stations.txt").write_text("\n".join(lines) + "\n")
+    readings = []
+    for _ in range(400):
+        readings.append(
+            [
+                rng.randint(0, 24),
+                rng.randint(0, 23),
+                rng.choice([-99.0, round(rng.uniform(-10, 40), 1)]),
+            ]
+        )
+    readings += readings[:30]  # repeated readings: the set keeps one
+    _write(folder / "data" / "readings.csv", ["station", "hour", "temp"], readings)
+    shutil.copy(STYLES / "sensors.py", folder / "messy.py")
+    return folder
+
+
+def test_numpy_loading_a_set_of_rows_and_a_most_frequent_key(tmp_path):
+    folder = sensors_folder(tmp_path)
+    outcome = rewrite_script(folder / "messy.py")
+
+    assert outcome.gaps == []
+    details = " ".join(step.detail for step in outcome.steps)
+    assert "np.loadtxt/genfromtxt" in details and "distinct()" in details
+    assert "argmax" in {step.rule for step in outcome.steps}
+    assert outcome.equivalent, outcome.verdict.feedback()
+
+
 def test_helper_functions_csv_module_union_seen_set_and_explode(tmp_path):
     folder = tickets_folder(tmp_path)
     outcome = rewrite_script(folder / "messy.py")

@@ -343,7 +343,30 @@ class _Rewriter:
             return tuple(self.value(element) for element in node.elts)
         return self.array_expression(node)
 
+    def max_key(self, node: ast.expr) -> Scalar | None:
+        """``max(counts, key=counts.get)``: the most frequent key (the first on ties)."""
+        if not (
+            isinstance(node, ast.Call)
+            and _dotted(node.func) == "max"
+            and len(node.args) == 1
+            and len(node.keywords) == 1
+            and node.keywords[0].arg == "key"
+        ):
+            return None
+        counts = self.env.get(_dotted(node.args[0]))
+        key = node.keywords[0].value
+        if not (isinstance(counts, Keyed) and counts.count and _dotted(key).endswith(".get")):
+            return None
+        var = self.fresh(f"{counts.var}_most")
+        table = f"{counts.var}.to_pandas().set_index({counts.key!r})[{counts.count!r}]"
+        self.emit(f"{var} = {table}.idxmax()")
+        self.step("argmax", node, f"max({counts.var}, key=...get) -> {var}, computed once")
+        return Scalar(var)
+
     def call_value(self, node: ast.Call) -> Any:
+        argmax = self.max_key(node)
+        if argmax is not None:
+            return argmax
         if _dotted(node.func).rsplit(".", 1)[-1] in (
             "set",
             "dict",
@@ -381,6 +404,8 @@ class _Rewriter:
             if method == "DictReader":
                 handle.source.skip_header = True
             return Reader(handle.source, method)
+        if method in ("loadtxt", "genfromtxt") and name.split(".")[0] in NUMPY:
+            return self.numpy_source(node, method)
         if method == "writer" and name.startswith("csv"):
             handle = self.value(node.args[0])
             if not isinstance(handle, Handle) or not handle.writing:
@@ -418,6 +443,10 @@ class _Rewriter:
             handle = self.env[name.rsplit(".", 1)[0]]
             handle.source.skip_header = True
             return Const(ast.Constant(""))
+        if name in ("sorted", "list", "tuple") and len(node.args) == 1 and not node.keywords:
+            inner = self.value(node.args[0])
+            if isinstance(inner, Rel):
+                return inner  # the rows in another order: the same multiset of rows
         if name == "next" and node.args:
             target = self.value(node.args[0])
             source = target.source if isinstance(target, Handle | Reader) else None
@@ -450,6 +479,26 @@ class _Rewriter:
     def is_prepared(self, value: Any) -> bool:
         """Whether a collection is the prepared data (or the rows it was written from)."""
         return value is not None and (value is self.prepared or id(value) in self.prepared_sources)
+
+    def numpy_source(self, node: ast.Call, method: str) -> Reader:
+        """``np.loadtxt(path, delimiter=',', skiprows=1)``: a numeric table, one row per line."""
+        path = self.path_of(node.args[0]) if node.args else None
+        if path is None:
+            raise Unsupported(f"np.{method} of a path that is not a literal")
+        source = self.source(path, node)
+        source.parser = "numpy"
+        source.separator = None  # whitespace, numpy's default
+        for keyword in node.keywords:
+            if keyword.arg == "delimiter":
+                source.separator = _str(keyword.value)
+            elif keyword.arg in ("skiprows", "skip_header"):
+                skip = _int(keyword.value)
+                if skip not in (0, 1):
+                    raise Unsupported(f"np.{method} skipping {skip} lines")
+                source.skip_header = skip == 1
+            elif keyword.arg not in ("dtype", "comments", "encoding"):
+                raise Unsupported(f"np.{method} with {keyword.arg}=")
+        return Reader(source, method)
 
     def source(self, path: str, node: ast.AST) -> Source:
         for source in self.sources.values():
@@ -586,7 +635,7 @@ class _Rewriter:
     def source_columns(self, source: Source) -> list[str]:
         line = getattr(source, "first_line", None)
         if line is not None:
-            if source.parser == "split":
+            if source.parser in ("split", "numpy"):
                 source.header = [h.strip() for h in line.split(source.separator)]
             else:
                 source.header = next(csv.reader([line], delimiter=source.separator), [])
@@ -630,14 +679,23 @@ class _Rewriter:
         options = [f"name={source.name!r}", "dtype=str", "keep_default_na=False"]
         header = "0" if source.skip_header else "None"
         options.insert(1, f"header={header}, names={columns!r}")
-        if source.parser == "split":
+        if source.parser == "numpy":  # numbers as floats, as numpy parses them
+            options[2:] = ["dtype=float"]
+            sep = source.separator
+            options.append(f"sep={sep!r}" if sep is not None else "sep=r'\\s+'")
+        elif source.parser == "split":
             options.append("quoting=csv.QUOTE_NONE")
             if source.separator != ",":
                 options.append(f"sep={source.separator!r}")
         elif source.separator != ",":
             options.append(f"sep={source.separator!r}")
         self.emit(f"{source.name} = lt.read_csv({source.name}_path, {', '.join(options)})")
-        rule = {"split": "line.split", "csv": "csv.reader", "dict": "csv.DictReader"}
+        rule = {
+            "split": "line.split",
+            "csv": "csv.reader",
+            "dict": "csv.DictReader",
+            "numpy": "np.loadtxt/genfromtxt",
+        }
         self.step("read_csv", node, f"{rule[source.parser]} over {source.path} -> lt.read_csv")
 
     def first_flag(self, node: ast.For) -> bool:
@@ -892,6 +950,13 @@ class _Rewriter:
             )
             if method == "append" and isinstance(call.func, ast.Attribute):
                 self.append(_dotted(call.func.value), call.args[0], node)
+                return
+            name = _dotted(call.func.value) if isinstance(call.func, ast.Attribute) else ""
+            if method == "add" and _assigned_empty_set(self.tree, name):
+                self.append(name, call.args[0], node)
+                rel = self.env[name]
+                self.emit(f"{rel.var} = {rel.var}.distinct()")
+                self.step("distinct", node, f"set {name} of rows -> distinct()")
                 return
             if method in ("write", "writerow") and isinstance(receiver, Handle | DictWriterValue):
                 self.write(receiver, call.args[0], node)
