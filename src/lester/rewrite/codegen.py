@@ -230,7 +230,11 @@ def _create_model(result: OfflineResult) -> str:
 
 
 def _not_rewritten(result: OfflineResult) -> str:
-    lines = "\n".join(f"    # line {gap.line}: {gap.detail}" for gap in result.gaps)
+    parts = []
+    for gap in result.gaps:
+        parts.append(f"    # line {gap.line}: {gap.detail}")
+        parts += [f"    #     {line}" for line in gap.code.splitlines()]
+    lines = "\n".join(parts)
     return (
         "\n\ndef _not_rewritten():\n"
         '    """NOT REWRITTEN: statements no offline rule covers (kept here for review)."""\n'

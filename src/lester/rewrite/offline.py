@@ -81,6 +81,7 @@ class Step:
     rule: str
     line: int
     detail: str
+    code: str = ""  # the script's statement, for what was not rewritten
 
 
 @dataclass
@@ -153,7 +154,8 @@ class _Rewriter:
         self.steps.append(Step(rule, getattr(node, "lineno", 0), detail))
 
     def gap(self, node: ast.AST, why: str) -> None:
-        self.gaps.append(Step("not rewritten", getattr(node, "lineno", 0), why))
+        code = ast.unparse(node) if isinstance(node, ast.stmt) else ""
+        self.gaps.append(Step("not rewritten", getattr(node, "lineno", 0), why, code))
 
     def fresh(self, hint: str) -> str:
         base = "".join(c if c.isalnum() or c == "_" else "_" for c in hint).strip("_") or "v"
@@ -444,7 +446,7 @@ class _Rewriter:
             handle.source.skip_header = True
             return Const(ast.Constant(""))
         if name in ("sorted", "list", "tuple") and len(node.args) == 1 and not node.keywords:
-            inner = self.value(node.args[0])
+            inner = self.env.get(_dotted(node.args[0]))
             if isinstance(inner, Rel):
                 return inner  # the rows in another order: the same multiset of rows
         if name == "next" and node.args:
