@@ -31,6 +31,7 @@ from __future__ import annotations
 import ast
 import copy
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,10 @@ class _Rewriter:
             ):
                 self.comprehension_loop(target.id, node.value, node)
                 return
+            listed = _listed_rows(node.value)
+            if isinstance(target, ast.Name) and listed is not None and self.prepared is None:
+                self.comprehension_loop(target.id, listed, node)
+                return
             self.bind(target, self.value(node.value), node)
             return
         if isinstance(node, ast.Expr):
@@ -327,11 +332,14 @@ class _Rewriter:
             if isinstance(base, _Lines) and _int(node.slice) == 0:
                 return Const(ast.Constant(""))  # the header line, read for its names
             if (
-                isinstance(base, _Lines)
+                isinstance(base, _Lines | Handle | Reader)
+                and getattr(base, "source", None) is not None
                 and isinstance(node.slice, ast.Slice)
                 and _int(node.slice.lower) == 1
                 and node.slice.upper is None
             ):
+                if isinstance(base, Reader) and base.kind == "DictReader":
+                    raise Unsupported("slicing off the first record of a DictReader")
                 base.source.skip_header = True
                 return base
             if isinstance(base, Arr | Stat | ArrOp) and _is_column_slice(node.slice):
@@ -520,6 +528,7 @@ class _Rewriter:
 
     # ------------------------------------------------------------------ top-level loops
     def top_loop(self, node: ast.For) -> None:
+        node = _without_enumerate_header(node)
         iterable = node.iter
         if isinstance(iterable, ast.Call) and _dotted(iterable.func) == "open":
             iterable_value = self.value(iterable)
@@ -603,6 +612,11 @@ class _Rewriter:
 
     def loop_writes_sink(self, node: ast.For) -> bool:
         for sub in ast.walk(node):
+            if isinstance(sub, ast.Call) and _dotted(sub.func) == "print":
+                target = next((k.value for k in sub.keywords if k.arg == "file"), None)
+                out = self.env.get(_dotted(target)) if target is not None else None
+                if isinstance(out, Handle) and out.writing:
+                    return True
             if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute):
                 receiver = self.env.get(_dotted(sub.func.value))
                 if sub.func.attr in ("write", "writerow") and isinstance(
@@ -964,6 +978,10 @@ class _Rewriter:
                 self.write(receiver, call.args[0], node)
                 return
             if method == "print":
+                target = next((k.value for k in call.keywords if k.arg == "file"), None)
+                out = self.env.get(_dotted(target)) if target is not None else None
+                if isinstance(out, Handle) and out.writing:
+                    self.print_to(out, call, node)
                 return
         if isinstance(node, ast.Assign | ast.Expr) and isinstance(
             getattr(node, "value", None), ast.Constant
@@ -1155,8 +1173,12 @@ class _Rewriter:
         self.env[name] = rel
         self.step("select", node, f"{name}.append(...) -> rows of {pretty}")
 
-    def write(self, receiver: Any, value_node: ast.expr, node: ast.AST) -> None:
-        if isinstance(receiver, DictWriterValue) and receiver.fieldnames is None:
+    def write(
+        self, receiver: Any, value_node: ast.expr | None, node: ast.AST, given: Any = None
+    ) -> None:
+        if given is not None:
+            fields = given
+        elif isinstance(receiver, DictWriterValue) and receiver.fieldnames is None:
             value = self.row_value(value_node, structured=True)
             if not isinstance(value, RowList):
                 raise Unsupported("csv writerow of something other than a row list")
@@ -1173,7 +1195,10 @@ class _Rewriter:
         else:
             fields = _split_written_line(value_node, self, None)
         if self.sink_rel is not None:
+            # The rows are written from a collection the features read again: its columns
+            # keep their values; '%d' or f'{x:.2f}' is only how the file shows them.
             self.prepared_sources.add(id(self.sink_rel))
+            fields = RowList([_unformat(item) for item in fields.items])
         self.sink_path = receiver.path
         state = self.loop
         shape = self.store_shape(fields, "field", node)
@@ -1187,6 +1212,19 @@ class _Rewriter:
         self.names.add("prepared")
         self.prepared = Rel("prepared", _rename_shape(shape, renames), pretty)
         self.step("sink", node, f"rows written to {receiver.path} -> prepared data {pretty}")
+
+    def print_to(self, out: Handle, call: ast.Call, node: ast.AST) -> None:
+        """``print(a, b, sep='\t', file=out)``: the fields of one written line."""
+        sep = next((_str(k.value) for k in call.keywords if k.arg == "sep"), " ")
+        end = next((_str(k.value) for k in call.keywords if k.arg == "end"), "\n")
+        if sep != "\t" or end != "\n":
+            raise Unsupported("print to a file with a separator other than a tab")
+        items = []
+        for arg in call.args:
+            value = self.row_value(arg.value if isinstance(arg, ast.Starred) else arg, True)
+            values = value.items if isinstance(value, RowList) else [value]
+            items += [RowVal(v.code, hint=v.hint or _node_hint(arg)) for v in values]
+        self.write(out, None, node, RowList(items))
 
     def sink_loop(self, node: ast.For, rel: Rel) -> None:
         """``for r in rows: out.write(...)``: the rows are the prepared data."""
@@ -1613,6 +1651,11 @@ class _ArrayTranslator:
                 "max",
             ):
                 return Stat(method, self.translate(node.args[0]), _ddof(node))
+            statistics = {"mean": ("mean", 0), "fmean": ("mean", 0), "pstdev": ("std", 0),
+                          "stdev": ("std", 1)}  # fmt: skip
+            if module in ("statistics", *statistics) and method in statistics:
+                fn, ddof = statistics[method]
+                return Stat(fn, self.translate(node.args[0]), ddof)
             if isinstance(node.func, ast.Attribute) and method in ("mean", "std", "min", "max"):
                 return Stat(method, self.translate(node.func.value), _ddof(node))
             if isinstance(node.func, ast.Attribute) and method == "reshape":
@@ -2026,6 +2069,56 @@ def _only_updates_element(node: ast.For) -> bool:
     return bool(name)
 
 
+def _listed_rows(node: ast.expr) -> ast.ListComp | None:
+    """``list(csv.reader(f))``, ``list(reader)[1:]``: the comprehension ``[r for r in ...]``
+    they stand for."""
+    sliced = None
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
+        sliced, node = node, node.value
+    if not (isinstance(node, ast.Call) and _dotted(node.func) == "list" and len(node.args) == 1):
+        return None
+    source: ast.expr = node.args[0]
+    if sliced is not None:
+        source = ast.Subscript(source, sliced.slice, ast.Load())
+    element = ast.Name("__record__", ast.Store())
+    comp = ast.ListComp(
+        ast.Name("__record__", ast.Load()), [ast.comprehension(element, source, [], 0)]
+    )
+    return ast.copy_location(comp, node)
+
+
+def _without_enumerate_header(node: ast.For) -> ast.For:
+    """``for i, line in enumerate(f): if i == 0: continue`` -> a loop over ``f[1:]``."""
+    if not (
+        isinstance(node.iter, ast.Call)
+        and _dotted(node.iter.func) == "enumerate"
+        and len(node.iter.args) == 1
+        and not node.iter.keywords
+        and isinstance(node.target, ast.Tuple)
+        and len(node.target.elts) == 2
+        and isinstance(node.target.elts[0], ast.Name)
+        and node.body
+        and isinstance(node.body[0], ast.If)
+        and node.body[0].body
+        and isinstance(node.body[0].body[0], ast.Continue)
+        and not node.body[0].orelse
+    ):
+        return node
+    index = node.target.elts[0].id
+    if ast.unparse(node.body[0].test) not in (f"{index} == 0", f"{index} < 1", f"not {index}"):
+        return node
+    rest = node.body[1:]
+    if any(isinstance(n, ast.Name) and n.id == index for s in rest for n in ast.walk(s)):
+        return node  # the row number is used: no rule
+    sliced = ast.Subscript(node.iter.args[0], ast.Slice(ast.Constant(1), None, None), ast.Load())
+    loop = ast.For(node.target.elts[1], sliced, rest, [])
+    ast.copy_location(loop, node)
+    for sub in ast.walk(loop):
+        if isinstance(sub, ast.expr | ast.stmt) and not hasattr(sub, "lineno"):
+            ast.copy_location(sub, node)
+    return loop
+
+
 def _node_hint(node: ast.expr) -> str | None:
     """A column name suggested by the code: ``x``, ``str(x)``, ``int(x)``."""
     if isinstance(node, ast.Name):
@@ -2130,10 +2223,12 @@ def _is_column_slice(node: ast.expr) -> bool:
 
 
 def _is_print(node: ast.stmt) -> bool:
+    """A print to the console (not to a file)."""
     return (
         isinstance(node, ast.Expr)
         and isinstance(node.value, ast.Call)
         and _dotted(node.value.func) == "print"
+        and not any(k.arg == "file" for k in node.value.keywords)
     )
 
 
@@ -2339,34 +2434,85 @@ def _split_written_line(node: ast.expr, r: _Rewriter, value: Any) -> RowList:
             raise Unsupported("a written line that is not a join of fields")
         r.prepared_separator = separator
         return RowList([_unwrap_str(item) for item in inner.items])
+    pieces = [piece for part in parts for piece in _pieces(part)]
     fields: list[list[ast.expr]] = [[]]
     separator = None
-    for part in parts:
-        literal = _str(part)
-        if (
-            literal is not None
-            and literal in ("\t", ",", ";", "|")
-            and (separator in (None, literal))
-        ):
-            separator = literal
-            fields.append([])
-        else:
-            fields[-1].append(part)
+    for i, piece in enumerate(pieces):
+        literal = _str(piece)
+        if literal is None:
+            fields[-1].append(piece)
+            continue
+        if i == len(pieces) - 1:
+            literal = literal.removesuffix("\n")
+        if separator is None:
+            separator = next((c for c in ("\t", ",", ";", "|") if c in literal), None)
+        chunks = literal.split(separator) if separator else [literal]
+        for j, chunk in enumerate(chunks):
+            if j:
+                fields.append([])
+            if chunk:
+                fields[-1].append(ast.Constant(chunk))
     items = []
     for field_parts in fields:
         if len(field_parts) != 1:
             raise Unsupported("a written field built from several pieces")
         item = r.row_value(field_parts[0])
-        if isinstance(field_parts[0], ast.Name):
-            item.hint = field_parts[0].id
-        elif (
-            isinstance(field_parts[0], ast.Call)
-            and field_parts[0].args
-            and isinstance(field_parts[0].args[0], ast.Name)
-        ):
-            item.hint = field_parts[0].args[0].id
-        items.append(_unwrap_str(item))
+        hint = _node_hint(field_parts[0])
+        items.append(_unwrap_str(RowVal(item.code, hint=hint)))
     return RowList(items)
+
+
+def _pieces(node: ast.expr) -> list[ast.expr]:
+    """A written string as literal pieces and expressions: f-strings, ``%`` formatting."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _pieces(node.left) + _pieces(node.right)
+    if isinstance(node, ast.JoinedStr):
+        out: list[ast.expr] = []
+        for value in node.values:
+            if isinstance(value, ast.Constant):
+                out.append(value)
+                continue
+            inner = value.value
+            if value.conversion == ord("r"):
+                inner = ast.Call(ast.Name("repr", ast.Load()), [inner], [])
+            if value.format_spec is not None:
+                out.append(ast.Call(ast.Name("format", ast.Load()), [inner, value.format_spec], []))
+            else:
+                out.append(ast.Call(ast.Name("str", ast.Load()), [inner], []))
+        return out
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and _str(node.left):
+        values = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
+        specs = re.split(r"(%[-+ #0]*\d*(?:\.\d+)?[sdifgeEr])", _str(node.left))
+        out, k = [], 0
+        for chunk in specs:
+            if not chunk:
+                continue
+            if re.fullmatch(r"%[-+ #0]*\d*(?:\.\d+)?[sdifgeEr]", chunk):
+                if k >= len(values):
+                    raise Unsupported("a % format with fewer values than fields")
+                value = values[k]
+                k += 1
+                if chunk == "%s":
+                    out.append(ast.Call(ast.Name("str", ast.Load()), [value], []))
+                else:
+                    out.append(ast.BinOp(ast.Constant(chunk), ast.Mod(), value))
+            else:
+                out.append(ast.Constant(chunk.replace("%%", "%")))
+        return out
+    return [node]
+
+
+def _unformat(item: RowVal) -> RowVal:
+    """``format(x, spec)`` / ``'%d' % x`` of a column: the column itself."""
+    code = item.code
+    inner = None
+    if isinstance(code, ast.Call) and _dotted(code.func) in ("format", "str", "repr") and code.args:
+        inner = code.args[0]
+    elif isinstance(code, ast.BinOp) and isinstance(code.op, ast.Mod) and _str(code.left):
+        inner = code.right
+    if inner is not None and RowVal(inner).plain_column is not None:
+        return RowVal(inner, hint=item.hint)
+    return item
 
 
 def _unwrap_str(item: RowVal) -> RowVal:
