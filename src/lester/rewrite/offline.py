@@ -818,7 +818,7 @@ class _Rewriter:
             self.ensure_join(join, "inner", node)
             return
         value = self.row_value(test)
-        code = ast.UnaryOp(ast.Not(), value.code) if negate else value.code
+        code = _negate(value.code) if negate else value.code
         columns = sorted(value.columns)
         self.emit(
             f"{state.var} = {state.var}.filter(lambda row: {ast.unparse(code)}, "
@@ -1144,7 +1144,7 @@ class _Rewriter:
         internal = _ordered_columns(shape)
         pretty = _pretty_names(shape)
         renames = {a: b for a, b in zip(internal, pretty, strict=True) if a != b}
-        code = f"{state.var}[{internal!r}]"
+        code = _select(state, internal)
         if len(set(internal)) != len(internal):
             raise Unsupported("a row that holds the same column twice")
         if renames:
@@ -1205,7 +1205,7 @@ class _Rewriter:
         internal = _ordered_columns(shape)
         pretty = _pretty_names(shape)
         renames = {a: b for a, b in zip(internal, pretty, strict=True) if a != b}
-        code = f"{state.var}[{internal!r}]"
+        code = _select(state, internal)
         if renames:
             code += f".rename(columns={renames!r})"
         self.emit(f"prepared = {code}")
@@ -2500,6 +2500,26 @@ def _pieces(node: ast.expr) -> list[ast.expr]:
                 out.append(ast.Constant(chunk.replace("%%", "%")))
         return out
     return [node]
+
+
+_INVERSE = {ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is,
+            ast.Eq: ast.NotEq, ast.NotEq: ast.Eq}  # fmt: skip
+
+
+def _negate(code: ast.expr) -> ast.expr:
+    """``not code``, simplified where that is exact (not for ``<``: NaN compares false)."""
+    if isinstance(code, ast.UnaryOp) and isinstance(code.op, ast.Not):
+        return code.operand
+    if isinstance(code, ast.Compare) and len(code.ops) == 1 and type(code.ops[0]) in _INVERSE:
+        return ast.Compare(code.left, [_INVERSE[type(code.ops[0])]()], code.comparators)
+    return ast.UnaryOp(ast.Not(), code)
+
+
+def _select(state: LoopState, columns: list[str]) -> str:
+    """``frame[[...]]``, or just the frame when that keeps every column in order."""
+    if columns == state.columns:
+        return state.var
+    return f"{state.var}[{columns!r}]"
 
 
 def _unformat(item: RowVal) -> RowVal:
