@@ -1,5 +1,4 @@
-"""Shared fixtures of the rewrite tests: the messy cases in ../shared/messy (skipped when
-absent)."""
+"""Shared fixtures of the rewrite tests: the messy cases in ../shared/messy."""
 
 from __future__ import annotations
 
@@ -8,17 +7,22 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPOSITORY = Path(__file__).resolve().parents[2]
+REFERENCE = Path(__file__).resolve().parent / "reference"
 CASES = ("creditcard", "healthcare", "loans", "reviews")
 
 
 def shared_folder() -> Path:
-    return Path(os.environ.get("LESTER_SHARED", REPO_ROOT.parent / "shared"))
+    return Path(os.environ.get("LESTER_SHARED", REPOSITORY.parent / "shared"))
 
 
-@pytest.fixture
-def messy_case(request) -> Path:
-    folder = shared_folder() / "messy" / request.param
-    if not (folder / "messy.py").is_file():
-        pytest.skip(f"the messy case {request.param} is not available at {folder}")
-    return folder
+def messy_script(case: str) -> Path:
+    """The messy script of ``case``; skips the test when the shared folder is absent."""
+    script = shared_folder() / "messy" / case / "messy.py"
+    if not script.is_file():
+        pytest.skip(f"the messy case {case!r} is not available at {script}")
+    return script
+
+
+def reference_code(case: str) -> str:
+    return (REFERENCE / f"{case}.py").read_text(encoding="utf-8")

@@ -9,7 +9,7 @@ import pytest
 from lester.rewrite.codegen import generate_module
 from lester.rewrite.offline import rewrite_offline
 from lester.rewrite.verify import verify_rewrite
-from tests.rewrite.conftest import CASES
+from tests.rewrite.conftest import CASES, messy_script
 
 TRAPS = {
     # the customers dict: the last duplicate e-mail wins
@@ -27,8 +27,9 @@ TRAPS = {
 }
 
 
-@pytest.mark.parametrize("messy_case", CASES, indirect=True)
-def test_offline_rewrite_of_each_case_is_verified_equivalent(messy_case):
+@pytest.mark.parametrize("case", CASES)
+def test_offline_rewrite_of_each_case_is_verified_equivalent(case):
+    messy_case = messy_script(case).parent
     result = rewrite_offline((messy_case / "messy.py").read_text(), base_dir=messy_case)
     code = generate_module(result, "messy.py")
 
@@ -39,8 +40,8 @@ def test_offline_rewrite_of_each_case_is_verified_equivalent(messy_case):
     assert verdict.equivalent, verdict.feedback()
 
 
-@pytest.mark.parametrize("messy_case", ["creditcard"], indirect=True)
-def test_a_rewrite_that_drops_the_last_duplicate_rule_is_not_equivalent(messy_case):
+def test_a_rewrite_that_drops_the_last_duplicate_rule_is_not_equivalent():
+    messy_case = messy_script("creditcard").parent
     result = rewrite_offline((messy_case / "messy.py").read_text(), base_dir=messy_case)
     code = generate_module(result, "messy.py").replace("keep='last'", "keep='first'")
     assert not verify_rewrite(messy_case / "messy.py", code, edge_cases=False).equivalent
