@@ -354,6 +354,8 @@ def reuse_capture(case: Case, pipeline: Pipeline) -> bool:
     )
     if opened.json("pipeline")["code_sha256"] != pipeline.code_hash or not same_sources:
         return False
+    if "index" not in opened.artifacts():  # captured by a Lester without lookup indexes
+        return False
     case.base, case.run_id = base, run_id
     metrics = opened.json("metrics")
     case.train_rows = int(metrics.get("n_train", 0))

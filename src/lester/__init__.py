@@ -48,6 +48,10 @@ def __getattr__(name: str):
         from lester import runner
 
         return getattr(runner, name)
+    if name == "inspect":
+        import lester.inspection
+
+        return lester.inspection
     if name == "Store":
         from lester.store import Store
 

@@ -176,7 +176,7 @@ def test_network_updates_read_only_a_sample_of_the_retained_rows(tmp_path, monke
 
     from lester.maintenance import updates
     from lester.runner import run as run_pipeline
-    from lester.store import Store
+    from lester.store import Store, writer
 
     from .conftest import PIPELINE, write_sources
 
@@ -186,6 +186,8 @@ def test_network_updates_read_only_a_sample_of_the_retained_rows(tmp_path, monke
     pipeline_path.write_text(code + SKORCH_MODEL)
     store = Store(tmp_path / "store")
     sources = {"customers": customers_path, "mails": mails_path}
+    monkeypatch.setattr(writer, "TARGET_CHUNK_BYTES", 1)  # X in chunks of 8 rows
+    monkeypatch.setattr(writer, "MIN_CHUNK_ROWS", 8)
     run_id = run_pipeline(pipeline_path, sources, store=store, seed=7, quiet=True).run_id
     reads = []
     original = updates.read_matrix_rows
@@ -205,7 +207,8 @@ def test_network_updates_read_only_a_sample_of_the_retained_rows(tmp_path, monke
     removed = status.rows["train"]
     total = store.open_run(run_id).n_rows("train/y") + removed
     x_reads = [count for name, count in reads if name == "train/X"]
-    assert len(x_reads) == 1 and removed < x_reads[0] <= 16 + removed < total
+    # The sample is made of whole chunks: at least 16 rows, at most one chunk more.
+    assert len(x_reads) == 1 and removed < x_reads[0] <= 16 + 8 + removed < total
     assert status.version_after == 2
 
 

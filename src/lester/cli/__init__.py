@@ -15,6 +15,7 @@ from __future__ import annotations
 import click
 
 from lester.cli.datagen_cmd import datagen
+from lester.cli.inspect_cmd import inspect_group
 from lester.cli.maintain_cmd import (
     affected_command,
     correct_command,
@@ -42,4 +43,5 @@ main.add_command(forget_values_command)
 main.add_command(forget_rows_command)
 main.add_command(correct_command)
 main.add_command(verify_forgotten_command)
+main.add_command(inspect_group)
 main.add_command(rewrite_command)

@@ -18,7 +18,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from lester.cli.runs_cmd import STORE_OPTION, _fail, _open_store
+from lester.cli.runs_cmd import (
+    MLFLOW_OPTION,
+    MLFLOW_URI_OPTION,
+    STORE_OPTION,
+    _fail,
+    _open_store,
+    lineage_sinks,
+)
 from lester.errors import LesterError
 
 SOURCE = click.option("--source", required=True, help="Source name or file path.")
@@ -45,6 +52,8 @@ def _model_options(function):
             click.option("--second-order", is_flag=True, help="LiSSA update for networks."),
             click.option("--budget", type=float, default=None, help="Gradient residual budget."),
             click.option("--who", default=None, help="Who asks (for the audit log)."),
+            MLFLOW_OPTION,
+            MLFLOW_URI_OPTION,
             AS_JSON,
         ]
     ):
@@ -94,10 +103,16 @@ def _run_updates(operation, store: Any, run_ids: list[str], as_json: bool) -> No
     _report(statuses, as_json)
 
 
-def _options(compare_retrain, allow_retrain, second_order, budget, who) -> Any:
+def _options(
+    store_path, compare_retrain, allow_retrain, second_order, budget, who, mlflow, mlflow_uri
+) -> Any:  # fmt: skip
     from lester.maintenance import UpdateOptions
 
-    return UpdateOptions(budget, second_order, compare_retrain, allow_retrain, who)
+    try:
+        sinks = lineage_sinks(store_path, mlflow, mlflow_uri)
+    except LesterError as error:
+        _fail(error)
+    return UpdateOptions(budget, second_order, compare_retrain, allow_retrain, who, sinks)
 
 
 @click.command("affected")
@@ -143,14 +158,15 @@ def affected_command(source, column, keys, where, store_path: Path, as_json: boo
 @_model_options
 def forget_values_command(
     source, column, keys, where, store_path, run_ids, all_affected, compare_retrain,
-    allow_retrain, second_order, budget, who, as_json,
+    allow_retrain, second_order, budget, who, mlflow, mlflow_uri, as_json,
 ) -> None:  # fmt: skip
     """Null every cell derived from these values, re-encode their X ranges, update the model."""
     from lester.maintenance import forget_values
 
     selection = _selection(source, keys, where)
     store = _open_store(store_path)
-    options = _options(compare_retrain, allow_retrain, second_order, budget, who)
+    options = _options(store_path, compare_retrain, allow_retrain, second_order, budget, who,
+                       mlflow, mlflow_uri)  # fmt: skip
     runs = _target_runs(store, source, column, run_ids, all_affected)
     _run_updates(
         lambda run, scan: forget_values(store, run, selection, column, options, scan),
@@ -166,14 +182,15 @@ def forget_values_command(
 @_model_options
 def forget_rows_command(
     source, keys, where, store_path, run_ids, all_affected, compare_retrain, allow_retrain,
-    second_order, budget, who, as_json,
+    second_order, budget, who, mlflow, mlflow_uri, as_json,
 ) -> None:  # fmt: skip
     """Remove every training and test row derived from these tuples; update the model."""
     from lester.maintenance import forget_rows
 
     selection = _selection(source, keys, where)
     store = _open_store(store_path)
-    options = _options(compare_retrain, allow_retrain, second_order, budget, who)
+    options = _options(store_path, compare_retrain, allow_retrain, second_order, budget, who,
+                       mlflow, mlflow_uri)  # fmt: skip
     runs = _target_runs(store, source, None, run_ids, all_affected)
     _run_updates(
         lambda run, scan: forget_rows(store, run, selection, options, scan), store, runs, as_json
@@ -188,7 +205,7 @@ def forget_rows_command(
 @_model_options
 def correct_command(
     source, keys, assignments, store_path, run_ids, all_affected, compare_retrain,
-    allow_retrain, second_order, budget, who, as_json,
+    allow_retrain, second_order, budget, who, mlflow, mlflow_uri, as_json,
 ) -> None:  # fmt: skip
     """Push corrected source values through: derived cells recomputed, rows whose filter or
     join membership changes removed or added, features from the fitted encoders, model
@@ -201,7 +218,8 @@ def correct_command(
         values = parse_assignments(list(assignments))
     except LesterError as error:
         raise click.BadParameter(str(error), param_hint="'--set'") from None
-    options = _options(compare_retrain, allow_retrain, second_order, budget, who)
+    options = _options(store_path, compare_retrain, allow_retrain, second_order, budget, who,
+                       mlflow, mlflow_uri)  # fmt: skip
     runs = _target_runs(store, source, None, run_ids, all_affected)
     _run_updates(
         lambda run, scan: correct(store, run, selection, values, options), store, runs, as_json

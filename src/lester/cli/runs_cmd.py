@@ -31,6 +31,23 @@ STORE_OPTION = click.option(
 )
 
 
+MLFLOW_OPTION = click.option(
+    "--mlflow", is_flag=True, help="Also log to MLflow (needs lester[mlflow]; see docs/lineage.md)."
+)
+MLFLOW_URI_OPTION = click.option(
+    "--mlflow-uri",
+    default=None,
+    help="MLflow tracking URI (implies --mlflow); default MLFLOW_TRACKING_URI or sqlite:///mlflow.db.",
+)
+
+
+def lineage_sinks(store_path: Path, mlflow: bool, mlflow_uri: str | None) -> list[Any]:
+    """The lineage sinks of a command: the configured ones, plus MLflow if asked for."""
+    from lester.lineage import configured_sinks
+
+    return configured_sinks(store_path, mlflow=mlflow, mlflow_uri=mlflow_uri)
+
+
 def parse_sources(values: tuple[str, ...]) -> dict[str, str]:
     """``("customers=data/c.csv", ...)`` -> ``{"customers": "data/c.csv"}``.
 
@@ -61,6 +78,16 @@ def _fail(error: LesterError) -> None:
 @click.option("--seed", default=42, show_default=True, help="Seed of the split and the model.")
 @click.option("--test-size", default=0.2, show_default=True, help="Fraction of rows for test.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
+@MLFLOW_OPTION
+@MLFLOW_URI_OPTION
+@click.option(
+    "--engine",
+    type=click.Choice(["pandas", "spark"]),
+    default="pandas",
+    show_default=True,
+    help="Execute the pipeline with pandas or on Apache Spark (pip install 'lester[spark]').",
+)
+@click.option("--spark-master", default=None, help="Spark master URL, e.g. local[2] or spark://...")
 def run_command(
     pipeline_path: Path,
     sources: tuple[str, ...],
@@ -68,6 +95,10 @@ def run_command(
     seed: int,
     test_size: float,
     quiet: bool,
+    mlflow: bool,
+    mlflow_uri: str | None,
+    engine: str,
+    spark_master: str | None,
 ) -> None:
     """Run a pipeline module and capture every artifact with its provenance.
 
@@ -77,7 +108,11 @@ def run_command(
     from lester.runner import run
 
     try:
-        result = run(pipeline_path, parse_sources(sources), store_path, seed, test_size, quiet)
+        sinks = lineage_sinks(store_path, mlflow, mlflow_uri)
+        result = run(
+            pipeline_path, parse_sources(sources), store_path, seed, test_size, quiet, sinks,
+            engine=engine, spark_master=spark_master,
+        )  # fmt: skip
     except LesterError as error:
         _fail(error)
     console = Console()

@@ -58,6 +58,47 @@ def analyse_filter(expression: str) -> FilterAnalysis:
     ...
     lester.errors.InvalidExpressionError: invalid filter expression 'age >=': ...
     """
+    tree, quoted = parse_filter(expression)
+    columns: dict[str, None] = {}
+    variables: dict[str, None] = {}
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Name) or id(node) in called:
+            continue
+        if node.id.startswith(_VARIABLE_PREFIX):
+            variables[node.id.removeprefix(_VARIABLE_PREFIX)] = None
+        elif node.id in quoted:
+            columns[quoted[node.id]] = None
+        elif node.id not in _CONSTANTS:
+            columns[node.id] = None
+    ordered = _in_source_order(expression, quoted, columns)
+    return FilterAnalysis(ordered, tuple(variables))
+
+
+def variable_of(identifier: str) -> str | None:
+    """The ``@`` variable an AST name stands for, or ``None`` for other names.
+
+    Examples
+    --------
+    >>> variable_of(parse_filter("a in @targets")[0].body.comparators[0].id)
+    'targets'
+    """
+    return (
+        identifier.removeprefix(_VARIABLE_PREFIX)
+        if identifier.startswith(_VARIABLE_PREFIX)
+        else None
+    )
+
+
+def parse_filter(expression: str) -> tuple[ast.Expression, dict[str, str]]:
+    """Parse a pandas query string into a Python AST and the backtick-quoted names.
+
+    Examples
+    --------
+    >>> tree, quoted = parse_filter("`first name` == 'A'")
+    >>> list(quoted.values())
+    ['first name']
+    """
     if not isinstance(expression, str) or not expression.strip():
         raise InvalidExpressionError(
             f"a filter expression must be a non-empty string, got {expression!r}"
@@ -78,20 +119,7 @@ def analyse_filter(expression: str) -> FilterAnalysis:
             f"invalid filter expression {expression!r}: {error.msg}; expected a pandas query "
             f"such as \"country in @target_countries and level == 'premium'\""
         ) from None
-    columns: dict[str, None] = {}
-    variables: dict[str, None] = {}
-    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Name) or id(node) in called:
-            continue
-        if node.id.startswith(_VARIABLE_PREFIX):
-            variables[node.id.removeprefix(_VARIABLE_PREFIX)] = None
-        elif node.id in quoted:
-            columns[quoted[node.id]] = None
-        elif node.id not in _CONSTANTS:
-            columns[node.id] = None
-    ordered = _in_source_order(expression, quoted, columns)
-    return FilterAnalysis(ordered, tuple(variables))
+    return tree, quoted
 
 
 def _in_source_order(expression: str, quoted: dict[str, str], columns: dict[str, None]) -> tuple:

@@ -22,17 +22,21 @@ Examples
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from lester.engine import forget as forgetting
 from lester.engine import pandas_engine
 from lester.engine.relation import Relation
 from lester.errors import (
+    LesterError,
     SchemaError,
     SourceReadError,
     UnknownSourceError,
@@ -56,6 +60,51 @@ from lester.frame.plan import (
 )
 
 SourceKeys = Mapping[str, Iterable[object]]
+
+_PLAN_ONLY: ContextVar[str | None] = ContextVar("lester_plan_only", default=None)
+
+
+class PlanOnlyError(LesterError, RuntimeError):
+    """A frame built in plan-only mode was asked for rows or provenance."""
+
+
+class _Unexecuted:
+    """Stands in for the relation of a frame built in plan-only mode."""
+
+    def __init__(self, engine: str) -> None:
+        self._engine = engine
+
+    def __getattr__(self, name: str):
+        raise PlanOnlyError(
+            f"this frame was built plan-only for the {self._engine} engine: it has a plan but "
+            f"no rows until that engine executes it; data preparation must not read rows "
+            f"(len, to_pandas, provenance) while building the plan"
+        )
+
+
+@contextmanager
+def plan_only(engine: str = "another") -> Iterator[None]:
+    """Inside this block sources read only their schema and operators only record plan
+    nodes, so another engine (e.g. Spark) can execute the plan; pipeline code is unchanged.
+
+    Examples
+    --------
+    >>> import lester as lt, pandas as pd
+    >>> with plan_only("spark"):
+    ...     frame = lt.from_pandas(pd.DataFrame({"a": [1, 2]}), name="s").filter("a > 1")
+    >>> print(frame.plan)
+    Filter[a > 1]
+    └─ Source[s]
+    >>> len(frame)
+    Traceback (most recent call last):
+    ...
+    lester.frame.frame.PlanOnlyError: this frame was built plan-only for the spark engine: ...
+    """
+    token = _PLAN_ONLY.set(engine)
+    try:
+        yield
+    finally:
+        _PLAN_ONLY.reset(token)
 
 
 class TrackedFrame:
@@ -249,6 +298,9 @@ class TrackedFrame:
 
     # ------------------------------------------------------------------ operators
     def _derive(self, node: PlanNode, inputs: Sequence[TrackedFrame]) -> TrackedFrame:
+        engine = _PLAN_ONLY.get()
+        if engine is not None:
+            return TrackedFrame(node, _Unexecuted(engine), inputs)  # type: ignore[arg-type]
         relation = pandas_engine.execute(node, [frame._relation for frame in inputs])
         return TrackedFrame(node, relation, inputs)
 
@@ -451,6 +503,9 @@ class GroupedFrame:
 
 # ---------------------------------------------------------------------------- sources
 def _source_frame(node: Source, data: pd.DataFrame) -> TrackedFrame:
+    engine = _PLAN_ONLY.get()
+    if engine is not None:
+        return TrackedFrame(node, _Unexecuted(engine))  # type: ignore[arg-type]
     relation = pandas_engine.read_source(node, data)
     return TrackedFrame(node, relation)
 
@@ -490,8 +545,9 @@ def read_csv(
     """
     path = Path(path)
     _check_readable(path)
+    head = {"nrows": 5} if _PLAN_ONLY.get() is not None else {}  # the schema is enough
     try:
-        data = pd.read_csv(path, **options)
+        data = pd.read_csv(path, **(dict(options) | head))
     except pd.errors.EmptyDataError:
         if options.get("names") is None:
             raise SourceReadError(f"cannot read {path} as CSV: the file is empty") from None
@@ -524,7 +580,10 @@ def read_parquet(
     path = Path(path)
     _check_readable(path)
     try:
-        data = pd.read_parquet(path, **options)
+        if _PLAN_ONLY.get() is not None:  # the schema is enough
+            data = pq.read_schema(path).empty_table().to_pandas()
+        else:
+            data = pd.read_parquet(path, **options)
     except Exception as error:  # pyarrow raises several types for unreadable files
         raise SourceReadError(f"cannot read {path} as Parquet: {error}") from None
     source_name = name or path.stem
@@ -651,6 +710,7 @@ def execute_plan(root: PlanNode, sources: Mapping[str, pd.DataFrame] | None = No
             f"{describe_names(known)}"
         )
     done: dict[int, TrackedFrame] = {}
+    token = _PLAN_ONLY.set(None)  # re-execution is eager, even inside a plan-only block
 
     def run(node: PlanNode) -> TrackedFrame:
         if id(node) not in done:
@@ -662,7 +722,10 @@ def execute_plan(root: PlanNode, sources: Mapping[str, pd.DataFrame] | None = No
                 done[id(node)] = TrackedFrame(node, relation, inputs)
         return done[id(node)]
 
-    return run(root)
+    try:
+        return run(root)
+    finally:
+        _PLAN_ONLY.reset(token)
 
 
 def _source_data(node: Source, overrides: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

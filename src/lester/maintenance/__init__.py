@@ -73,6 +73,7 @@ def verify_forgotten(store, source: str, column: str | None, selection: Selectio
         known = [record.name for run in store.runs() for record in store.sources(run.run_id)]
         raise unknown_source(source, known)
     values: list[str] = []
+    touched_rows: dict[str, dict] = {}
     for impact in impacts:
         run = store.open_run(impact.run_id)
         record = match_source(store.sources(impact.run_id), source)
@@ -80,11 +81,13 @@ def verify_forgotten(store, source: str, column: str | None, selection: Selectio
         keys, ids = resolve_keys(run, record, selection)
         values += _raw_values(run, record, keys, column)
         derived = _derived_columns(run, record.name, column) if column else None
-        for split, rows in _touched_rows(run, record.name, ids).items():
+        touched_rows[impact.run_id] = _touched_rows(run, record.name, ids)
+        for split, rows in touched_rows[impact.run_id].items():
             if len(rows):
                 data = read_table_rows(run, f"{split}/data", rows)
                 values += _string_values(data[derived] if derived is not None else data)
-    return _scan(store, sorted(set(values)))
+    run_ids = [impact.run_id for impact in impacts]
+    return _scan(store, sorted(set(values)), run_ids, touched_rows)
 
 
 def _raw_values(run, record, keys, column: str | None) -> list[str]:

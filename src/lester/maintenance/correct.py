@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from lester.errors import LesterError, describe_names
+from lester.lineage.description import describe_update_done
 from lester.maintenance.selection import Selection, check_column, read_source, resolve_keys
 from lester.maintenance.updates import (
     SPLITS,
@@ -38,10 +39,12 @@ from lester.maintenance.updates import (
     _save_model,
     _source_record,
     _touched_rows,
+    tracked_update,
 )
 from lester.provenance import Provenance, Slot
 from lester.runner.artifacts import load_keys, load_model, load_stored_pipeline
 from lester.runner.capture import OWNER, provenance_table, storable
+from lester.runner.index import log_deleted
 
 
 class CorrectionError(LesterError, ValueError):
@@ -71,9 +74,11 @@ def correct(
     started = time.perf_counter()
     if not assignments:
         raise CorrectionError("give at least one --set column=value")
-    with store.update_run(run_id, note=f"correct {selection.describe()}") as run:
-        status = _correct(store, run, selection, assignments, options)
-    status.seconds = time.perf_counter() - started
+    with tracked_update(store, run_id, "correct", selection, None, options) as lineage:
+        with store.update_run(run_id, note=f"correct {selection.describe()}") as run:
+            status = _correct(store, run, selection, assignments, options)
+        status.seconds = time.perf_counter() - started
+        lineage.fill(describe_update_done, store, status)
     return status
 
 
@@ -212,6 +217,8 @@ def _append(update: Any, name: str, values: Any) -> None:
 
 
 def _replace_split(update: Any, run: Any, split: str, removed: np.ndarray, added: dict) -> None:
+    if len(removed):
+        log_deleted(update, split, removed)
     for artifact in ("data", "provenance", "X", "y"):
         if len(removed):
             update.delete_rows(f"{split}/{artifact}", removed)

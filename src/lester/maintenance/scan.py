@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 MIN_LENGTH = 6
@@ -72,33 +73,48 @@ def scan_files(root: str | Path, values: list[str]) -> ScanResult:
             continue  # a file removed while scanning (a temporary file) holds nothing any more
         result.files += 1
         result.bytes += len(content)
-        texts = [content, *_decoded(path, content)]
+        texts = [(content, None), *_decoded(path, content)]
         name = str(path.relative_to(root))
         for index, needle in needles:
-            if any(needle in text for text in texts):
+            if any(_holds(text, cells, needle) for text, cells in texts):
                 result.found.append((name, index))
     return result
 
 
-def _decoded(path: Path, content: bytes) -> list[bytes]:
-    """Decompressed views of a container file (none for other files)."""
+def _holds(text: bytes, cells: pa.Array | None, needle: bytes) -> bool:
+    """Whether ``needle`` is in ``text``; for the concatenated values of string ``cells``,
+    confirmed cell by cell (a hit across two adjacent values is no hit)."""
+    if needle not in text:
+        return False
+    if cells is None:
+        return True
+    pattern = needle.decode("utf-8")
+    return bool(pc.any(pc.match_substring(cells, pattern)).as_py())
+
+
+def _decoded(path: Path, content: bytes) -> list[tuple[bytes, pa.Array | None]]:
+    """Decompressed views of a container file (none for other files), each with the string
+    cells it concatenates (``None`` for a member of a zip file)."""
     if content[:4] == b"PAR1":
         return _parquet_strings(content)
     if content[:2] == b"PK":
-        return _zip_members(content)
+        return [(member, None) for member in _zip_members(content)]
     return []
 
 
-def _parquet_strings(content: bytes) -> list[bytes]:
+def _parquet_strings(content: bytes) -> list[tuple[bytes, pa.Array]]:
+    """The values of every string column, concatenated (Arrow's data buffers hold them back
+    to back), with the cells themselves."""
     try:
         table = pq.read_table(pa.BufferReader(content))
     except (pa.ArrowInvalid, OSError):
         return []
     texts = []
     for column in table.columns:
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            values = [value for value in column.to_pylist() if value is not None]
-            texts.append("\x00".join(values).encode("utf-8"))
+            texts += [(c.buffers()[2].to_pybytes(), c) for c in column.chunks if c.buffers()[2]]
     return texts
 
 

@@ -26,6 +26,7 @@ from lester.errors import (
     UnknownSourceError,
     describe_names,
 )
+from lester.runner import index as run_index
 from lester.runner.artifacts import load_keys
 
 
@@ -77,12 +78,16 @@ def match_source(sources: list[Any], given: str) -> Any | None:
 
 def resolve_keys(run: Any, record: Any, selection: Selection) -> tuple[pd.Index, np.ndarray]:
     """The selected keys and their tuple ids in the run; errors name unknown keys."""
-    keys = load_keys(run, record.name)
+    keys = _key_schema(run, record.name)
     if selection.keys is not None:
         wanted = _coerce(list(selection.keys), keys)
     else:
         wanted = _query_keys(run, record, selection.where, keys.name)
-    positions = keys.get_indexer(pd.Index(wanted, dtype=keys.dtype))
+    if run_index.key_indexed(run, record.name):
+        positions = run_index.tuple_ids(run, record.name, wanted)
+    else:
+        keys = load_keys(run, record.name)
+        positions = keys.get_indexer(pd.Index(wanted, dtype=keys.dtype))
     unknown = [key for key, position in zip(wanted, positions, strict=True) if position < 0]
     if unknown:
         raise UnknownKeyError(
@@ -90,6 +95,12 @@ def resolve_keys(run: Any, record: Any, selection: Selection) -> tuple[pd.Index,
             f"{keys.name} {describe_names(unknown)}"
         )
     return pd.Index(wanted, name=keys.name), np.unique(positions).astype(np.int64)
+
+
+def _key_schema(run: Any, source: str) -> pd.Index:
+    """The (empty) index of the source's key column: its name and type."""
+    table = run.table_chunk(f"sources/{source}/keys", 0)
+    return pd.Index(table.iloc[:0, 0], name=table.columns[0])
 
 
 def _coerce(values: list[Any], keys: pd.Index) -> list[Any]:

@@ -91,7 +91,7 @@ RESIDUAL_FLOOR = 1e-8
 
 NEWTON_TOLERANCE = 1e-10
 NEWTON_MAX_HESSIANS = 5
-LINE_SEARCH_EXPONENTS = np.arange(-6.0, 3.01, 0.5)  # tau = scale * 10**e, plus tau = 0
+LINE_SEARCH_EXPONENTS = np.arange(-6.0, 3.01, 1.0)  # tau = scale * 10**e, plus tau = 0
 LISSA_DEPTH = 200
 LISSA_DAMPING = 0.01
 LISSA_BATCH = 128
@@ -849,7 +849,7 @@ def _line_search(loss_at: Callable[[float], float], scale: float) -> float:
                 break
     if best_tau == 0.0:
         return 0.0
-    for tau in best_tau * 10.0 ** np.array([-0.3, -0.15, 0.15, 0.3]):
+    for tau in best_tau * 10.0 ** np.array([-0.5, -0.25, 0.25, 0.5]):
         loss = loss_at(float(tau))
         if loss < best_loss:
             best_tau, best_loss = float(tau), loss
@@ -908,7 +908,7 @@ def _update_skorch(model: Any, delta: TrainingDelta, options: _Options) -> _Outc
     updated = _copy_network(model)
     network = _Network(updated)
     after = _TorchData.of(delta.X_after(), delta.y_after())
-    with _evaluation_mode(updated):
+    with _evaluation_mode(updated), models.one_torch_thread():
         theta = network.vector().double().cpu()
         before_gradient = network.objective_gradient(_TorchData.of(delta.X_before, delta.y_before))
         difference = network.summed_gradient(_TorchData.of(*delta.new_rows()))

@@ -29,8 +29,11 @@ import pandas as pd
 
 from lester.errors import LesterError, UnknownSourceError, describe_names
 from lester.features import MatrixColumnProvenance
+from lester.lineage import configured_sinks, tracked
+from lester.lineage.description import describe_update, describe_update_done
 from lester.maintenance.scan import ScanResult, memorised_values, scan_files
 from lester.maintenance.selection import Selection, check_column, match_source, resolve_keys
+from lester.runner import index as run_index
 from lester.runner.artifacts import (
     load_model,
     load_provenance,
@@ -62,6 +65,8 @@ class UpdateOptions:
     compare_retrain: bool = False
     allow_retrain: bool = False
     who: str | None = None
+    # Lineage sinks told about the update (lester.lineage); None: the configured ones.
+    lineage: list[Any] | None = None
 
 
 @dataclass
@@ -120,8 +125,12 @@ def read_table_rows(run: Any, name: str, positions: np.ndarray) -> pd.DataFrame:
 
 
 def _touched_rows(run: Any, source: str, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Positions of the rows of each split that the tuples ``ids`` reach: from the row
+    index when the run has one, else from the whole provenance table."""
     return {
-        split: np.flatnonzero(load_provenance(run, split).rows_touching({source: ids}))
+        split: run_index.rows_reached(run, split, source, ids)
+        if run_index.rows_indexed(run, split, source)
+        else np.flatnonzero(load_provenance(run, split).rows_touching({source: ids}))
         for split in SPLITS
     }
 
@@ -215,24 +224,28 @@ def _model_update(
     return updated, report
 
 
-RETAINED_SAMPLE = 4096
+RETAINED_SAMPLE = 1024
 
 
 def _training_rows(run: Any, affected: np.ndarray, options: UpdateOptions) -> np.ndarray | None:
-    """For first-order network updates: the affected training rows plus a fixed-size seeded
-    sample of the others, on which the step size is line-searched and the residual measured,
-    so the cost follows the delta, not the data. ``None``: use every row (exact methods,
-    LiSSA, or a comparison against retraining)."""
+    """For first-order network updates: the affected training rows plus the rows of a few
+    seeded random chunks of ``train/X`` (at least ``RETAINED_SAMPLE`` rows), on which the step
+    size is line-searched and the residual measured. Whole chunks, so that only a few chunks
+    are read: the cost follows the delta, not the data. ``None``: use every row (exact
+    methods, LiSSA, or a comparison against retraining)."""
     if run.json("model/spec")["kind"] != "skorch" or options.second_order:
         return None
     if options.compare_retrain or options.allow_retrain:
         return None
     n_rows = run.n_rows("train/y")
-    if n_rows <= RETAINED_SAMPLE + len(affected):
+    if n_rows <= 2 * RETAINED_SAMPLE + len(affected):
         return None
-    rng = np.random.default_rng(len(affected) + n_rows)
-    sample = rng.choice(n_rows, size=RETAINED_SAMPLE, replace=False)
-    return np.union1d(sample, affected)
+    sizes = np.array([chunk.rows for chunk in run.chunks("train/X")], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    order = np.random.default_rng(len(affected) + n_rows).permutation(len(sizes))
+    needed = int(np.searchsorted(np.cumsum(sizes[order]), RETAINED_SAMPLE)) + 1
+    chosen = [np.arange(starts[i], starts[i + 1]) for i in order[:needed]]
+    return np.union1d(np.concatenate(chosen), affected)
 
 
 def _save_model(update: Any, run: Any, model: Any) -> None:
@@ -247,7 +260,8 @@ def _save_model(update: Any, run: Any, model: Any) -> None:
 def _predict(model: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     from lester.runner import models
 
-    return models.predict(model, X)
+    with models.one_torch_thread():
+        return models.predict(model, X)
 
 
 # ---------------------------------------------------------------------------- audit
@@ -275,8 +289,19 @@ def _append_audit(update: Any, run: Any, entry: dict) -> None:
     update.put_json("audit", [*log, entry])
 
 
-def _scan(store: Any, values: list[str]) -> ScanResult:
+def _scan(
+    store: Any, values: list[str], run_ids: list[str] = (), excluded: dict | None = None
+) -> ScanResult:
+    """Scan the store for the deleted values; a value found only because rows the runs
+    ``run_ids`` keep hold it (as a cell or inside one: the subject of a forgotten mail may also
+    be, or be part of, the subject of a kept one) is not a leak. ``excluded`` maps run ids to
+    ``{split: positions}`` of rows that do not count as kept (not yet updated)."""
     result = scan_files(store.root, values)
+    suspects = sorted({values[index] for _, index in result.found})
+    if suspects and run_ids:
+        held = _values_held(store, run_ids, suspects, excluded or {})
+        result.found = [(name, i) for name, i in result.found if values[i] not in held]
+        result.checked -= len(held)
     if not result.clean:
         files = sorted({name for name, _ in result.found})
         raise ForgottenValueFoundError(
@@ -284,6 +309,23 @@ def _scan(store: Any, values: list[str]) -> ScanResult:
             f"`lester verify-forgotten` after fixing the cause"
         )
     return result
+
+
+def _values_held(store: Any, run_ids: list[str], values: list[str], excluded: dict) -> set[str]:
+    """Which of ``values`` the kept rows of the runs hold, in a string cell or inside one."""
+    held: set[str] = set()
+    for run_id in sorted(set(run_ids)):
+        run = store.open_run(run_id)
+        for split in SPLITS:
+            data = run.table(f"{split}/data")
+            data = data.drop(index=excluded.get(run_id, {}).get(split, []))
+            for column in data.columns:
+                cells = data[column]
+                if not (cells.dtype.kind in "OUT" or isinstance(cells.dtype, pd.StringDtype)):
+                    continue
+                cells = cells.dropna().astype(str)
+                held.update(v for v in values if cells.str.contains(v, regex=False).any())
+    return held
 
 
 def _string_values(frame: pd.DataFrame) -> list[str]:
@@ -307,9 +349,13 @@ def forget_values(
     run are applied one after the other."""
     options = options or UpdateOptions()
     started = time.perf_counter()
-    with store.update_run(run_id, note=f"forget-values {selection.describe()} {column}") as run:
-        status = _forget_values(store, run, selection, column, options)
-    return _finish(store, status, started, scan)
+    with tracked_update(store, run_id, "forget-values", selection, column, options) as lineage:
+        note = f"forget-values {selection.describe()} {column}"
+        with store.update_run(run_id, note=note) as run:
+            status = _forget_values(store, run, selection, column, options)
+        status = _finish(store, status, started, scan)
+        lineage.fill(describe_update_done, store, status)
+    return status
 
 
 def _forget_values(
@@ -351,9 +397,7 @@ def _forget_values(
         status.labels_changed += int((y_new != y_old).sum())
         changes[split] = {"rows": rows, "data": new, "X": X_new, "y": y_new}
         status.rows[split] = len(rows)
-    # Only values no retained row holds must be gone (a common subject stays in other rows).
-    status.forgotten_values = _unique_to_forgotten(run, touched, status.forgotten_values)
-    _refuse_memorised(encoder, status.forgotten_values)
+    _refuse_memorised(run, encoder, touched, status.forgotten_values)
     model, report = _updated_model(run, pipeline, changes.get("train"), options)
     status.model = report.to_dict()
     for split, change in changes.items():
@@ -366,15 +410,34 @@ def _forget_values(
     return status
 
 
+def tracked_update(
+    store: Any, run_id: str, command: str, selection: Selection, column: str | None,
+    options: UpdateOptions,
+) -> Any:  # fmt: skip
+    """Report the update to the lineage sinks (:mod:`lester.lineage`) as a child run."""
+    sinks = configured_sinks(store) if options.lineage is None else options.lineage
+    return tracked(sinks, lambda: describe_update(
+        store, run_id, command, selection.source, column, selection.describe()
+    ), only_success=True)  # fmt: skip
+
+
 def _finish(store: Any, status: UpdateStatus, started: float, scan: bool) -> UpdateStatus:
     status.seconds = time.perf_counter() - started
     if scan:
-        status.scan = _scan(store, status.forgotten_values).to_dict()
+        status.scan = _scan(store, status.forgotten_values, [status.run_id]).to_dict()
     return status
 
 
-def _refuse_memorised(encoder: Any, values: list[str]) -> None:
+def _refuse_memorised(
+    run: Any, encoder: Any, touched: dict[str, np.ndarray], values: list[str]
+) -> None:
+    """Refuse when a fitted encoder memorised a value that only the forgotten rows hold.
+    Checked on the forgotten rows' values first; only when one of them is memorised does it
+    read the kept rows, to spare values they hold too (a country shared by many customers)."""
     memorised = memorised_values(encoder, values)
+    if memorised:
+        unique = _unique_to_forgotten(run, touched, values)
+        memorised = memorised_values(encoder, unique)
     if memorised:
         raise MemorisedValueError(
             f"the fitted encoders memorised values to forget, at {describe_names(memorised)}; "
@@ -394,7 +457,7 @@ def forget_everywhere(
         if on_done is not None:
             on_done(statuses[-1])
     values = sorted({value for status in statuses for value in status.forgotten_values})
-    result = _scan(store, values).to_dict()
+    result = _scan(store, values, [status.run_id for status in statuses]).to_dict()
     for status in statuses:
         status.scan = result
     return statuses
@@ -431,9 +494,12 @@ def forget_rows(
     provenance, X, y and predictions, and update the model as if trained without them."""
     options = options or UpdateOptions()
     started = time.perf_counter()
-    with store.update_run(run_id, note=f"forget-rows {selection.describe()}") as run:
-        status = _forget_rows(store, run, selection, options)
-    return _finish(store, status, started, scan)
+    with tracked_update(store, run_id, "forget-rows", selection, None, options) as lineage:
+        with store.update_run(run_id, note=f"forget-rows {selection.describe()}") as run:
+            status = _forget_rows(store, run, selection, options)
+        status = _finish(store, status, started, scan)
+        lineage.fill(describe_update_done, store, status)
+    return status
 
 
 def _forget_rows(store: Any, run: Any, selection: Selection, options: UpdateOptions):
@@ -450,13 +516,14 @@ def _forget_rows(store: Any, run: Any, selection: Selection, options: UpdateOpti
     )
     status.rows = {split: len(rows) for split, rows in touched.items()}
     forgotten = pd.concat([read_table_rows(run, f"{s}/data", r) for s, r in touched.items()])
-    status.forgotten_values = _unique_to_forgotten(run, touched, _string_values(forgotten))
-    _refuse_memorised(run.sklearn("encoders"), status.forgotten_values)
+    status.forgotten_values = _string_values(forgotten)
+    _refuse_memorised(run, run.sklearn("encoders"), touched, status.forgotten_values)
     model, report = _model_update(run, pipeline, {"removed": touched["train"]}, options)
     status.model = report.to_dict()
     for split, rows in touched.items():
         if not len(rows):
             continue
+        run_index.log_deleted(run, split, rows)
         for artifact in ("data", "provenance", "X", "y"):
             run.delete_rows(f"{split}/{artifact}", rows)
     if len(touched["test"]):
@@ -464,6 +531,7 @@ def _forget_rows(store: Any, run: Any, selection: Selection, options: UpdateOpti
         if "test/scores" in run.artifacts():
             run.delete_rows("test/scores", touched["test"])
     _forget_keys(run, run, record.name, ids)
+    run_index.forget_keys(run, record.name, keys)
     _save_model(run, run, model)
     _append_audit(run, run, _audit_entry(status, keys, options))
     return status
@@ -472,7 +540,7 @@ def _forget_rows(store: Any, run: Any, selection: Selection, options: UpdateOpti
 def _forget_keys(update: Any, run: Any, source: str, ids: np.ndarray) -> None:
     """The forgotten tuples' keys are blanked; tuple ids of the others stay valid."""
     name = f"sources/{source}/keys"
-    keys = run.table(name)
+    keys = run.table_chunk(name, 0)  # the schema only
     blank = pd.DataFrame({keys.columns[0]: pd.Series([None] * len(ids), dtype=object)})
     update.replace_rows(name, ids, blank.astype(keys.dtypes.iloc[0], errors="ignore"))
 

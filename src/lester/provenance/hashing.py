@@ -57,16 +57,40 @@ def row_hashes(provenance: Provenance, sources: Mapping[str, SourceInfo]) -> np.
     >>> bool(first[0] == again[1])
     True
     """
-    key_hashes = {
+    return hashes_with(provenance, key_hashes(sources))
+
+
+def key_hashes(sources: Mapping[str, SourceInfo]) -> dict[str, np.ndarray]:
+    """Source name -> the hash of each of its tuples (by tuple id), what rows hash from.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from lester.provenance import SourceInfo
+    >>> key_hashes({"m": SourceInfo.from_frame("m", pd.DataFrame({"id": [7]}), "id")})["m"].shape
+    (1,)
+    """
+    return {
         name: _mix(pd.util.hash_array(np.asarray(info.keys, dtype=object)) ^ _string_hash(name))
         for name, info in sources.items()
     }
+
+
+def hashes_with(provenance: Provenance, hashes: Mapping[str, np.ndarray]) -> np.ndarray:
+    """:func:`row_hashes` from precomputed :func:`key_hashes` (so another process, e.g. a
+    Spark worker, can hash rows without the sources' keys).
+
+    Examples
+    --------
+    >>> hashes_with(Provenance.of_source("m", 2), {"m": np.array([5, 9], dtype=np.uint64)}).shape
+    (2,)
+    """
     monomial = np.zeros(provenance.n_monomials, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for j, slot in enumerate(provenance.slots):
             ids = provenance.keys[:, j]
             present = ids != ABSENT
-            monomial[present] += key_hashes[slot.source][ids[present]]
+            monomial[present] += hashes[slot.source][ids[present]]
     if provenance.owner is None:
         return _mix(monomial)
     rows = np.full(provenance.n_rows, _MASK, dtype=np.uint64)

@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import runpy
@@ -199,10 +200,8 @@ def _run_forked(config: dict) -> dict:
         if time.monotonic() > deadline:
             timed_out = True
             for kill in (os.killpg, os.kill):
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
             _, status = os.waitpid(pid, 0)
             break
         time.sleep(pause)

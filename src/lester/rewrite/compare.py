@@ -170,9 +170,7 @@ class Comparison:
         lines += [block.describe() for block in self.x_blocks]
         if self.y_rows_differing:
             lines.append(f"y differs in {self.y_rows_differing} aligned rows")
-            lines += [
-                f"  row {row}: original {a}, rewrite {b}" for row, a, b in self.y_rows[:rows]
-            ]
+            lines += [f"  row {row}: original {a}, rewrite {b}" for row, a, b in self.y_rows[:rows]]
         return "\n".join(lines)
 
 

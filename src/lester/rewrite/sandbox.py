@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import re
@@ -321,10 +322,8 @@ def run_sandboxed(
 
 
 def _kill_group(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class WarmSandbox:
@@ -332,8 +331,9 @@ class WarmSandbox:
 
     The server runs with the scrubbed environment and, where available, in its own empty
     network namespace; each forked child gets the resource limits, its working folder and
-    the audit hook before the code runs, exactly like :func:`run_sandboxed`. Thread-safe:
-    runs are serialised.
+    the audit hook before the code runs, exactly like :func:`run_sandboxed` (the memory limit
+    counts on top of what the warm interpreter already holds). Thread-safe: runs are
+    serialised.
 
     Examples
     --------

@@ -84,9 +84,7 @@ class Table:
         """Mostly distinct, non-numeric values: an identifier or a join key."""
         values = [value for value in self.column(index) if value != ""]
         return (
-            len(values) > 0
-            and not self.is_numeric(index)
-            and len(set(values)) >= 0.5 * len(values)
+            len(values) > 0 and not self.is_numeric(index) and len(set(values)) >= 0.5 * len(values)
         )
 
     def categories(self, index: int) -> list[str]:

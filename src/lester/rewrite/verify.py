@@ -243,9 +243,13 @@ def _opened_for_writing(tree: ast.AST) -> set[str]:
             arguments = [*node.args, *(k.value for k in node.keywords if k.arg == "mode")]
             mode = arguments[1] if len(arguments) > 1 else None
             target = arguments[0] if arguments else None
-            if (isinstance(mode, ast.Constant) and isinstance(mode.value, str)
-                    and set(mode.value) & set("wax+")
-                    and isinstance(target, ast.Constant) and isinstance(target.value, str)):
+            if (
+                isinstance(mode, ast.Constant)
+                and isinstance(mode.value, str)
+                and set(mode.value) & set("wax+")
+                and isinstance(target, ast.Constant)
+                and isinstance(target.value, str)
+            ):
                 written.add(Path(target.value).as_posix())
     return written
 
@@ -301,10 +305,18 @@ def _digest(script: Path, inputs: Mapping[str, bytes], outputs: ScriptOutputs) -
 
 
 def run_original(
-    script: Path, inputs: Mapping[str, bytes], outputs: ScriptOutputs, limits: SandboxLimits
+    script: Path,
+    inputs: Mapping[str, bytes],
+    outputs: ScriptOutputs,
+    limits: SandboxLimits,
+    warm: bool = True,
 ) -> tuple[SandboxResult, Outputs | None, str]:
     """Run the messy script on ``inputs`` (cached by script and input contents); returns
-    the sandbox result, the parsed outputs (``None`` on failure) and why it failed."""
+    the sandbox result, the parsed outputs (``None`` on failure) and why it failed.
+
+    ``warm`` runs it in a child forked from the warm sandbox (numpy and pandas already
+    imported) instead of a fresh interpreter: the script still runs as ``__main__`` in its
+    own process, only the import time is saved."""
     key = _digest(script, inputs, outputs)
     if key in _original_cache:
         _original_cache.move_to_end(key)
@@ -313,7 +325,10 @@ def run_original(
         workdir = Path(tmp)
         files: dict[str, Any] = {p.name: p for p in script.parent.glob("*.py") if p.is_file()}
         files.update(inputs)
-        result = run_sandboxed([script.name], workdir, files, limits)
+        if warm:
+            result = shared_warm_sandbox(WARM_PRELOAD).run([script.name], workdir, files, limits)
+        else:
+            result = run_sandboxed([script.name], workdir, files, limits)
         parsed, why = (None, result.failure()) if not result.ok else _read_original(
             workdir, outputs)  # fmt: skip
     _original_cache[key] = (result, parsed, why)
@@ -400,8 +415,8 @@ class _Checker:
 
     def check(self, variant: Variant) -> _Run:
         case = CaseResult(variant.name, variant.kind, variant.description, "equivalent")
-        result, original, why = run_original(self.script, variant.inputs, self.outputs,
-                                             self.limits)  # fmt: skip
+        _, original, why = run_original(self.script, variant.inputs, self.outputs,
+                                        self.limits, self.warm)  # fmt: skip
         if original is None:
             lines = [line for line in why.strip().splitlines() if line.strip()]
             case.status, case.detail = "original fails", lines[-1] if lines else why
@@ -446,37 +461,62 @@ def _signature(run: _Run) -> set[str]:
 # ---------------------------------------------------------------------------- reduction
 def _reduce(checker: _Checker, variant: Variant, signature: set[str], budget: int,
             progress: Callable[[str], Any]) -> tuple[Variant, int]:  # fmt: skip
-    """Delta debugging over the records of each input file (largest first), keeping the
-    headers, while the difference persists; at most ``budget`` runs."""
+    """Shrink the input while the difference persists, with at most ``budget`` runs: delta
+    debugging over the records of the largest file, then for every other file first the
+    records that share a value with what is left (their join partners), then delta debugging
+    over those. Headers are kept."""
     tables = {path: Table.parse(data) for path, data in variant.inputs.items()}
-    current = dict(variant.inputs)
+    records = {path: table.records for path, table in tables.items()}
     runs = 0
-    for path in sorted(tables, key=lambda p: -len(tables[p].records)):
-        records = tables[path].records
-        chunks = 2
-        while len(records) >= 2 and runs < budget:
-            size = -(-len(records) // chunks)
-            parts = [records[i : i + size] for i in range(0, len(records), size)]
-            candidates = parts + [
-                [r for k, part in enumerate(parts) if k != skip for r in part]
-                for skip in range(len(parts))
-            ] if len(parts) > 2 else parts  # fmt: skip
-            for candidate in candidates:
-                if runs >= budget:
-                    break
-                trial = dict(current)
-                trial[path] = tables[path].with_records(candidate).to_bytes()
-                runs += 1
-                if checker.shows(Variant(variant.name, variant.kind, trial), signature):
-                    records, current = candidate, trial
-                    chunks = max(2, chunks - 1) if len(candidate) > size else 2
-                    progress(f"reduced {path} to {len(records)} records")
-                    break
-            else:
-                if chunks >= len(records):
-                    break
-                chunks = min(len(records), chunks * 2)
-    return Variant(variant.name, variant.kind, current, variant.description), runs
+
+    def shows(path: str, candidate: list[list[str]]) -> bool:
+        nonlocal runs
+        runs += 1
+        trial = dict(records)
+        trial[path] = candidate
+        inputs = {p: tables[p].with_records(trial[p]).to_bytes() for p in tables}
+        if checker.shows(Variant(variant.name, variant.kind, inputs), signature):
+            records[path] = candidate
+            progress(f"reduced {path} to {len(candidate)} records")
+            return True
+        return False
+
+    order = sorted(tables, key=lambda p: -len(tables[p].records))
+    for position, path in enumerate(order):
+        if position > 0 and runs < budget:
+            values = {value for p in order[:position] for record in records[p]
+                      for value in record if value}  # fmt: skip
+            related = [r for r in records[path] if any(value in values for value in r)]
+            if len(related) < len(records[path]):
+                shows(path, related)
+        _ddmin(records[path], lambda candidate, p=path: shows(p, candidate), budget - runs)
+    inputs = {path: tables[path].with_records(records[path]).to_bytes() for path in tables}
+    return Variant(variant.name, variant.kind, inputs, variant.description), runs
+
+
+def _ddmin(items: list, shows: Callable[[list], bool], budget: int) -> int:
+    """Delta debugging (complements only, after halving): calls ``shows(candidate)``, which
+    keeps the candidate when it returns True; returns the number of calls."""
+    calls, chunks = 0, 2
+    while len(items) >= 2 and calls < budget:
+        size = -(-len(items) // chunks)
+        parts = [items[i : i + size] for i in range(0, len(items), size)]
+        candidates = parts if len(parts) == 2 else [
+            [item for k, part in enumerate(parts) if k != skip for item in part]
+            for skip in range(len(parts))]  # fmt: skip
+        for candidate in candidates:
+            if calls >= budget:
+                break
+            calls += 1
+            if shows(candidate):
+                items = candidate
+                chunks = 2 if len(parts) == 2 else max(2, chunks - 1)
+                break
+        else:
+            if chunks >= len(items):
+                break
+            chunks = min(len(items), chunks * 2)
+    return calls
 
 
 def _difference(variant: Variant, run: _Run, reduced: bool, runs: int) -> Difference:

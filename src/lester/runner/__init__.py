@@ -11,13 +11,15 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lester.errors import SourceReadError, describe_names
+from lester.lineage import LineageSink, configured_sinks, tracked
+from lester.lineage.description import LINEAGE_ID_KEY, describe_captured, describe_start
 from lester.pipeline import Pipeline, load_pipeline
 from lester.runner.capture import capture
 from lester.runner.execute import PipelineOutputs, RunError, execute_pipeline
@@ -42,6 +44,9 @@ def run(
     seed: int = 42,
     test_size: float = 0.2,
     quiet: bool = False,
+    lineage: Sequence[LineageSink] | None = None,
+    engine: str = "pandas",
+    spark_master: str | None = None,
 ) -> RunResult:
     """Run ``pipeline`` on ``sources`` ({name: path}) and capture it in ``store``.
 
@@ -49,6 +54,12 @@ def run(
     encoders fitted on train only, training, prediction and metrics; then every artifact
     with its provenance is written to the store. The run appears in the store's catalog
     only when it is complete; any failure leaves nothing behind.
+
+    ``lineage``: the sinks told about the run (see :mod:`lester.lineage`); by default the
+    configured ones (:func:`lester.lineage.configured_sinks`), ``[]`` for none.
+    ``engine="spark"`` runs data preparation, split and featurisation on Apache Spark
+    (``spark_master``, default ``local[2]``, or the active session) with the same
+    provenance; the pipeline module is unchanged.
     """
     from lester.store import Store
 
@@ -56,14 +67,44 @@ def run(
         pipeline = load_pipeline(pipeline)
     paths = _check_sources(sources)
     target = store if isinstance(store, Store) else Store(store)
-    with _progress(quiet) as progress:
-        outputs = execute_pipeline(pipeline, paths, seed, test_size, progress)
+    sinks = configured_sinks(target) if lineage is None else list(lineage)
+    params = {"seed": seed, "test_size": test_size}
+    describe = lambda: describe_start(pipeline.name, paths, target.root, params)  # noqa: E731
+    with _progress(quiet) as progress, tracked(sinks, describe) as lineage_run:
+        outputs = _execute(pipeline, paths, seed, test_size, progress, engine, spark_master)
         if progress is not None:
             progress("capture")
         meta = {"seed": seed, "test_size": test_size, "sources": paths}
+        if lineage_run.description is not None:
+            meta[LINEAGE_ID_KEY] = lineage_run.description.lineage_id
         with target.new_run(pipeline=pipeline.name, meta=meta) as writer:
             capture(writer, pipeline, outputs, paths, seed, test_size)
+        lineage_run.fill(describe_captured, target, writer.run_id, outputs.prepared,
+                         outputs.encoder)  # fmt: skip
     return RunResult(writer.run_id, str(target.root), outputs.metrics, outputs)
+
+
+ENGINES = ("pandas", "spark")
+
+
+def _execute(
+    pipeline: Pipeline,
+    paths: dict[str, str],
+    seed: int,
+    test_size: float,
+    progress: Any,
+    engine: str,
+    spark_master: str | None,
+) -> PipelineOutputs:
+    if engine == "pandas":
+        return execute_pipeline(pipeline, paths, seed, test_size, progress)
+    if engine == "spark":
+        from lester.engine.spark.pipeline import execute_pipeline_on_spark
+
+        return execute_pipeline_on_spark(
+            pipeline, paths, seed, test_size, progress, master=spark_master
+        )
+    raise RunError(f"unknown engine {engine!r}; expected one of {ENGINES}")
 
 
 def _check_sources(sources: Mapping[str, str | Path]) -> dict[str, str]:

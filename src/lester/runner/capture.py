@@ -32,6 +32,7 @@ from lester.pipeline import Pipeline
 from lester.provenance import Provenance
 from lester.runner import models
 from lester.runner.execute import PipelineOutputs, describe_schema, source_frames
+from lester.runner.index import write_indexes
 from lester.store import Dependency, SourceRecord
 
 OWNER = "__owner"
@@ -83,7 +84,7 @@ def source_records(prepared: TrackedFrame, paths: Mapping[str, str]) -> list[Sou
                 path=resolved,
                 sha256=file_sha256(resolved) if resolved else None,
                 size=Path(resolved).stat().st_size if resolved else None,
-                rows=len(frame),
+                rows=len(info.keys),  # one key per tuple read
                 primary_key=info.primary_key,
                 schema=describe_schema(frame._relation.data),
             )
@@ -186,6 +187,8 @@ def capture(
     for name, info in prepared._relation.sources.items():
         keys = pd.DataFrame({info.primary_key or "row_number": np.asarray(info.keys)})
         writer.put_table(f"sources/{name}/keys", keys)
+    splits = {"train": outputs.train.provenance, "test": outputs.test.provenance}
+    write_indexes(writer, splits, prepared._relation.sources)
     writer.put_json(
         "provenance",
         {

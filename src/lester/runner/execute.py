@@ -72,7 +72,7 @@ def seed_everything(seed: int) -> None:
 
 
 @contextmanager
-def _step(name: str, timings: dict[str, float], progress: Progress) -> Iterator[None]:
+def step(name: str, timings: dict[str, float], progress: Progress) -> Iterator[None]:
     if progress is not None:
         progress(name)
     started = time.perf_counter()
@@ -101,33 +101,50 @@ def execute_pipeline(
     arguments = pipeline.dataprep_arguments(dict(sources))
     seed_everything(seed)
     timings: dict[str, float] = {}
-    with _step("data preparation", timings, progress):
+    with step("data preparation", timings, progress):
         prepared = pipeline.dataprep(**arguments)
     if not isinstance(prepared, TrackedFrame):
         raise PipelineError(
             f"_lester_dataprep of {pipeline.name!r} returned {type(prepared).__name__}; expected "
             f"a lester TrackedFrame (built with lt.read_csv, filter, project, join, ...)"
         )
-    with _step("split", timings, progress):
+    with step("split", timings, progress):
         train, test = prepared.split(test_size=test_size, seed=seed)
         train_data, test_data = train.to_pandas(), test.to_pandas()
-    with _step("feature encoding (fit on train)", timings, progress):
+    with step("feature encoding (fit on train)", timings, progress):
         encoder = pipeline.encode_features()
-        X_train = _as_float32(encoder.fit_transform(train_data))
-    with _step("feature encoding (test)", timings, progress):
-        X_test = _as_float32(encoder.transform(test_data))
-    with _step("labels", timings, progress):
+        X_train = as_float32(encoder.fit_transform(train_data))
+    with step("feature encoding (test)", timings, progress):
+        X_test = as_float32(encoder.transform(test_data))
+    with step("labels", timings, progress):
         y_train = np.asarray(pipeline.extract_label(train_data))
         y_test = np.asarray(pipeline.extract_label(test_data))
-    _check_lengths(X_train, y_train, len(train_data), "train")
-    _check_lengths(X_test, y_test, len(test_data), "test")
-    with _step("model training", timings, progress):
+    check_lengths(X_train, y_train, len(train_data), "train")
+    check_lengths(X_test, y_test, len(test_data), "test")
+    return train_and_evaluate(
+        pipeline, (prepared, train, test, encoder), (X_train, X_test, y_train, y_test),
+        timings, progress,
+    )  # fmt: skip
+
+
+def train_and_evaluate(
+    pipeline: Pipeline,
+    frames: tuple[TrackedFrame, TrackedFrame, TrackedFrame, Any],
+    matrices: tuple[Any, Any, np.ndarray, np.ndarray],
+    timings: dict[str, float],
+    progress: Progress = None,
+) -> PipelineOutputs:
+    """Train the model on encoded features, predict the test split and compute metrics
+    (what every engine shares once X and y exist)."""
+    prepared, train, test, encoder = frames
+    X_train, X_test, y_train, y_test = matrices
+    with step("model training", timings, progress):
         model = pipeline.create_model(X_train.shape[1])
         kind = models.model_kind(model)
         models.fit(model, X_train, y_train)
-    with _step("prediction", timings, progress):
+    with step("prediction", timings, progress):
         predictions, scores = models.predict(model, X_test)
-    with _step("metrics", timings, progress):
+    with step("metrics", timings, progress):
         metrics = compute_metrics(y_test, predictions, scores)
     metrics.update(n_train=float(len(y_train)), n_test=float(len(y_test)))
     return PipelineOutputs(
@@ -136,13 +153,13 @@ def execute_pipeline(
     )  # fmt: skip
 
 
-def _as_float32(X: Any) -> Any:
+def as_float32(X: Any) -> Any:
     if hasattr(X, "tocsr"):
         return X.tocsr().astype(np.float32)
     return np.asarray(X, dtype=np.float32)
 
 
-def _check_lengths(X: Any, y: np.ndarray, n_rows: int, split: str) -> None:
+def check_lengths(X: Any, y: np.ndarray, n_rows: int, split: str) -> None:
     if X.shape[0] != n_rows or len(y) != n_rows:
         raise RunError(
             f"the {split} split has {n_rows} rows, but X has {X.shape[0]} and y has {len(y)}; "

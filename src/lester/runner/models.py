@@ -9,7 +9,10 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -94,3 +97,27 @@ def import_object(qualified_name: str) -> Any:
     """
     module_name, _, attribute = qualified_name.partition(":")
     return getattr(importlib.import_module(module_name), attribute)
+
+
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run torch on one thread inside the block (no-op without torch loaded).
+
+    Maintenance works on small batches; on a busy machine idle-spinning worker threads make
+    each small operation many times slower.
+
+    Examples
+    --------
+    >>> with one_torch_thread():
+    ...     pass
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

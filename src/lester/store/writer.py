@@ -62,6 +62,35 @@ if TYPE_CHECKING:
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
 TABLE_CHUNK_ROWS = 65_536
 MATRIX_CHUNK_ROWS = 8_192
+# Chunks are the unit of rewriting: an update rewrites (and re-hashes) every chunk that holds
+# a changed row, so by default a chunk holds about this many bytes, whatever the row width.
+TARGET_CHUNK_BYTES = 1 << 20
+MIN_CHUNK_ROWS = 256
+
+
+def default_chunk_rows(data: Any, limit: int) -> int:
+    """Rows per chunk so that a chunk holds about ``TARGET_CHUNK_BYTES`` (in memory), between
+    ``MIN_CHUNK_ROWS`` and ``limit``.
+
+    Examples
+    --------
+    >>> default_chunk_rows(np.zeros((10, 775), dtype=np.float32), 8192)
+    338
+    >>> default_chunk_rows(np.zeros(10), 8192)
+    8192
+    """
+    n_rows = _row_count(data)
+    if not n_rows:
+        return limit
+    if isinstance(data, pd.DataFrame):
+        sample = data.iloc[: min(n_rows, 1000)]
+        row_bytes = sample.memory_usage(index=False, deep=True).sum() / len(sample)
+    elif hasattr(data, "nnz"):  # scipy.sparse: data, indices and row pointers
+        row_bytes = (data.nnz * (data.dtype.itemsize + 4)) / n_rows + 4
+    else:
+        array = np.asarray(data)
+        row_bytes = array.itemsize * max(1, int(np.prod(array.shape[1:])))
+    return int(min(limit, max(MIN_CHUNK_ROWS, TARGET_CHUNK_BYTES // max(1, int(row_bytes)))))
 
 
 def now() -> str:
@@ -206,8 +235,9 @@ class RunWriter(Run):
 
     # -- whole artifacts ------------------------------------------------------------------
 
-    def put_table(self, name: str, data: pd.DataFrame, chunk_rows: int = TABLE_CHUNK_ROWS) -> None:
-        """Store a DataFrame as Parquet chunks of ``chunk_rows`` rows (the index is dropped).
+    def put_table(self, name: str, data: pd.DataFrame, chunk_rows: int | None = None) -> None:
+        """Store a DataFrame as Parquet chunks of ``chunk_rows`` rows (the index is dropped);
+        by default about 1 MiB of rows per chunk, at most ``TABLE_CHUNK_ROWS``.
 
         Examples
         --------
@@ -216,10 +246,12 @@ class RunWriter(Run):
         ...     [c.rows for c in writer.table_chunks("t")]
         [2, 1]
         """
-        self._put_chunks(name, codecs.TABLE, data, chunk_rows)
+        rows = chunk_rows or default_chunk_rows(data, TABLE_CHUNK_ROWS)
+        self._put_chunks(name, codecs.TABLE, data, rows)
 
-    def put_matrix(self, name: str, data: Any, chunk_rows: int = MATRIX_CHUNK_ROWS) -> None:
-        """Store a dense array (.npy chunks, dtype kept) or scipy.sparse matrix (.npz chunks).
+    def put_matrix(self, name: str, data: Any, chunk_rows: int | None = None) -> None:
+        """Store a dense array (.npy chunks, dtype kept) or scipy.sparse matrix (.npz chunks),
+        by default about 1 MiB of rows per chunk, at most ``MATRIX_CHUNK_ROWS``.
 
         Examples
         --------
@@ -228,7 +260,8 @@ class RunWriter(Run):
         ...     writer.matrix("y").tolist()
         [0, 1, 1]
         """
-        self._put_chunks(name, codecs.matrix_codec(data), data, chunk_rows)
+        rows = chunk_rows or default_chunk_rows(data, MATRIX_CHUNK_ROWS)
+        self._put_chunks(name, codecs.matrix_codec(data), data, rows)
 
     def put_json(self, name: str, document: Any) -> None:
         """Store a JSON document (numpy scalars and arrays are converted).

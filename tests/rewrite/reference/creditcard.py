@@ -16,9 +16,23 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 import lester as lt
 
-NEG = ['complaint', 'disappointed', 'angry', 'never', 'problem', 'charged', 'twice',
-       'crashes', 'hidden', 'fees', 'delays', 'unacceptable', 'wrong', 'blocked']
-POS = ['thanks', 'great', 'friendly', 'quick', 'happy', 'helpful', 'resolved', 'withdraw']
+NEG = [
+    "complaint",
+    "disappointed",
+    "angry",
+    "never",
+    "problem",
+    "charged",
+    "twice",
+    "crashes",
+    "hidden",
+    "fees",
+    "delays",
+    "unacceptable",
+    "wrong",
+    "blocked",
+]
+POS = ["thanks", "great", "friendly", "quick", "happy", "helpful", "resolved", "withdraw"]
 TEXT = {"dtype": str, "keep_default_na": False}
 
 
@@ -30,13 +44,16 @@ def sentiment(text):
 
 
 def _lester_dataprep(customers_path, mails_path):
-    target_countries = ['UK', 'DE', 'FR']  # noqa: F841 (read by the filter as @target_countries)
+    target_countries = ["UK", "DE", "FR"]  # noqa: F841 (read by the filter as @target_countries)
     customers = lt.read_csv(customers_path, name="customers", **TEXT)
     customers = customers.filter("country in @target_countries")
     # dict keyed by e-mail: the last qualifying row per e-mail wins
     customers = customers.project(
-        "last_of_email", ["customer_email"],
-        lambda df: ~df["customer_email"].duplicated(keep="last"), vectorized=True)
+        "last_of_email",
+        ["customer_email"],
+        lambda df: ~df["customer_email"].duplicated(keep="last"),
+        vectorized=True,
+    )
     customers = customers.filter("last_of_email")
     customers = customers.project("is_premium", ["level"], lambda row: row["level"] == "premium")
     customers = customers[["customer_email", "bank", "country", "is_premium"]]
@@ -44,8 +61,10 @@ def _lester_dataprep(customers_path, mails_path):
     mails = lt.read_csv(mails_path, name="mails", **TEXT)
     mails = mails.project("year", ["date"], lambda row: dateparser.parse(row["date"]).year)
     mails = mails.filter("year >= 2022")
-    mails = mails.filter(lambda row: 'complaint' in row["mail_text"]
-                         or 'bank account' in row["mail_text"], source_columns=["mail_text"])
+    mails = mails.filter(
+        lambda row: "complaint" in row["mail_text"] or "bank account" in row["mail_text"],
+        source_columns=["mail_text"],
+    )
     merged = lt.join(mails, customers, left_on="email", right_on="customer_email")
     merged = merged.project("title", ["mail_subject"], lambda row: row["mail_subject"].lower())
     merged = merged.project("text", ["mail_text"], lambda row: row["mail_text"].lower())
@@ -55,10 +74,10 @@ def _lester_dataprep(customers_path, mails_path):
 
 def embed(s, dim=16):
     v = np.zeros(dim)
-    for tok in re.findall(r'[a-z0-9]+', s.lower()):
-        h = int(hashlib.md5(tok.encode('utf-8')).hexdigest(), 16)
+    for tok in re.findall(r"[a-z0-9]+", s.lower()):
+        h = int(hashlib.md5(tok.encode("utf-8")).hexdigest(), 16)
         v[h % dim] += 1.0
-    norm = np.sqrt((v ** 2).sum())
+    norm = np.sqrt((v**2).sum())
     if norm > 0:
         v = v / norm
     return v
@@ -73,14 +92,26 @@ def char_length(frame):
 
 
 def encode_features():
-    return ColumnTransformer([
-        ("title_embedding", FunctionTransformer(embed_column), ["title"]),
-        ("text_embedding", FunctionTransformer(embed_column), ["text"]),
-        ("title_length", Pipeline([("length", FunctionTransformer(char_length)),
-                                   ("scale", StandardScaler())]), ["title"]),
-        ("country", OneHotEncoder(categories=[["UK", "DE", "FR"]], sparse_output=False,
-                                  handle_unknown="ignore"), ["country"]),
-    ])
+    return ColumnTransformer(
+        [
+            ("title_embedding", FunctionTransformer(embed_column), ["title"]),
+            ("text_embedding", FunctionTransformer(embed_column), ["text"]),
+            (
+                "title_length",
+                Pipeline(
+                    [("length", FunctionTransformer(char_length)), ("scale", StandardScaler())]
+                ),
+                ["title"],
+            ),
+            (
+                "country",
+                OneHotEncoder(
+                    categories=[["UK", "DE", "FR"]], sparse_output=False, handle_unknown="ignore"
+                ),
+                ["country"],
+            ),
+        ]
+    )
 
 
 def extract_label(df):

@@ -15,25 +15,31 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 import lester as lt
 
 TEXT = {"dtype": str, "keep_default_na": False}
-START_DATE = '2019-01-01'
-END_DATE = '2021-12-31'
-KEEP_CATEGORIES = ['Electronics', 'Books', 'Toys']
+START_DATE = "2019-01-01"
+END_DATE = "2021-12-31"
+KEEP_CATEGORIES = ["Electronics", "Books", "Toys"]
 
 
 def _lester_dataprep(products_path, ratings_path, reviews_path):
     products = lt.read_csv(products_path, name="products", **TEXT)
-    products = products.project("first_of_id", ["product_id"],
-                                lambda df: ~df["product_id"].duplicated(keep="first"),
-                                vectorized=True)
+    products = products.project(
+        "first_of_id",
+        ["product_id"],
+        lambda df: ~df["product_id"].duplicated(keep="first"),
+        vectorized=True,
+    )
     products = products.filter("first_of_id")
     products = products.rename(columns={"product_id": "prod_id"})
     products = products[["prod_id", "category", "seller"]]
 
     ratings = lt.read_csv(ratings_path, name="ratings", **TEXT)
     ratings = ratings.filter("star_rating != ''")
-    ratings = ratings.project("last_of_id", ["review_id"],
-                              lambda df: ~df["review_id"].duplicated(keep="last"),
-                              vectorized=True)
+    ratings = ratings.project(
+        "last_of_id",
+        ["review_id"],
+        lambda df: ~df["review_id"].duplicated(keep="last"),
+        vectorized=True,
+    )
     ratings = ratings.filter("last_of_id")
     for column in ("star_rating", "helpful_votes", "total_votes"):
         ratings = ratings.project(column, [column], lambda row, c=column: int(row[c]))
@@ -45,16 +51,28 @@ def _lester_dataprep(products_path, ratings_path, reviews_path):
     rows = lt.join(reviews, products, left_on="product_id", right_on="prod_id")
     rows = rows.filter("category in @KEEP_CATEGORIES")
     rows = lt.join(rows, ratings, left_on="review_id", right_on="rated_id")
-    rows = rows.project("is_third_party", ["seller"],
-                        lambda row: 0 if row["seller"].startswith('StoreCo') else 1)
-    return rows[["review_id", "product_id", "category", "is_third_party", "star_rating",
-                 "helpful_votes", "total_votes", "review_text"]]
+    rows = rows.project(
+        "is_third_party", ["seller"], lambda row: 0 if row["seller"].startswith("StoreCo") else 1
+    )
+    return rows[
+        [
+            "review_id",
+            "product_id",
+            "category",
+            "is_third_party",
+            "star_rating",
+            "helpful_votes",
+            "total_votes",
+            "review_text",
+        ]
+    ]
 
 
 def hash_text(txt, buckets=16):
     vec = [0.0] * buckets
-    for w in txt.lower().replace(',', ' ').replace('.', ' ').replace('"', ' ').replace(
-            '!', ' ').split():
+    for w in (
+        txt.lower().replace(",", " ").replace(".", " ").replace('"', " ").replace("!", " ").split()
+    ):
         vec[int(hashlib.sha1(w.encode()).hexdigest()[:8], 16) % buckets] += 1
     return vec
 
@@ -64,12 +82,19 @@ def hash_column(frame):
 
 
 def encode_features():
-    return ColumnTransformer([
-        ("text", FunctionTransformer(hash_column), ["review_text"]),
-        ("stars", StandardScaler(), ["star_rating"]),
-        ("category", OneHotEncoder(categories=[KEEP_CATEGORIES], sparse_output=False,
-                                   handle_unknown="ignore"), ["category"]),
-    ])
+    return ColumnTransformer(
+        [
+            ("text", FunctionTransformer(hash_column), ["review_text"]),
+            ("stars", StandardScaler(), ["star_rating"]),
+            (
+                "category",
+                OneHotEncoder(
+                    categories=[KEEP_CATEGORIES], sparse_output=False, handle_unknown="ignore"
+                ),
+                ["category"],
+            ),
+        ]
+    )
 
 
 def extract_label(df):
