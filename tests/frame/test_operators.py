@@ -542,3 +542,36 @@ def test_provenance_of_out_of_range_row():
     with pytest.raises(IndexError):
         people().provenance_of(4)
     assert people().provenance_of(-1) == "p[4]"
+
+
+def test_distinct_keep_last_is_a_dicts_last_assignment():
+    rows = pd.DataFrame({"id": [1, 2, 3, 4], "email": ["a", "b", "a", "a"], "bank": list("wxyz")})
+    frame = lt.from_pandas(rows, name="customers", primary_key="id")
+    by_email = {}
+    for email, bank in zip(rows["email"], rows["bank"], strict=True):
+        by_email[email] = bank
+    last = frame.distinct(subset=["email"], keep="last").to_pandas()
+    assert dict(zip(last["email"], last["bank"], strict=True)) == by_email
+    first = frame.distinct(subset="email", keep="first").to_pandas()
+    assert first["bank"].tolist() == ["w", "x"]
+
+
+def test_distinct_keep_last_carries_only_the_kept_rows_provenance_and_forget_revives_the_previous():
+    rows = pd.DataFrame({"id": [1, 2, 3], "email": ["a", "a", "a"], "bank": ["x", "y", "z"]})
+    last = lt.from_pandas(rows, name="c", primary_key="id").distinct(subset=["email"], keep="last")
+    assert last.provenance_of(0) == "c[3]"
+    assert not last.plan.root.is_monotone
+    revived = last.forget({"c": [3]})
+    assert revived.to_pandas()["bank"].tolist() == ["y"]
+    assert revived.provenance_of(0) == "c[2]"
+    assert last.forget({"c": [1]}).to_pandas()["bank"].tolist() == ["z"]
+
+
+def test_distinct_on_a_subset_must_say_which_duplicate_stays():
+    frame = lt.from_pandas(pd.DataFrame({"k": [1], "v": [2]}), name="s")
+    with pytest.raises(lt.LesterError, match="keep='first' or keep='last'"):
+        frame.distinct(subset=["k"])
+    with pytest.raises(lt.LesterError, match="keep='middle'"):
+        frame.distinct(subset=["k"], keep="middle")
+    with pytest.raises(lt.LesterError, match="unknown column 'x' in distinct subset"):
+        frame.distinct(subset=["x"], keep="last")

@@ -58,6 +58,8 @@ KINDS = (
     "rename",
     "explode",
     "distinct",
+    "distinct_first",
+    "distinct_last",
     "groupby",
     "join",
     "left_join",
@@ -106,6 +108,9 @@ def apply_random_operator(
         return frame.project(target, [column], repeat).explode(target)
     if kind == "distinct" and hashable:
         return frame[hashable].distinct()
+    if kind in ("distinct_first", "distinct_last") and hashable:
+        subset = draw(st.lists(st.sampled_from(hashable), min_size=1, unique=True))
+        return frame.distinct(subset=subset, keep=kind.removeprefix("distinct_"))
     if kind == "groupby" and hashable and numeric:
         key = draw(st.sampled_from(hashable))
         column = draw(st.sampled_from(numeric))

@@ -193,3 +193,16 @@ def test_from_pandas_rejects_non_frames():
 def test_sources_need_a_non_empty_name():
     with pytest.raises(SchemaError):
         lt.from_pandas(pd.DataFrame({"a": [1]}), name="")
+
+
+def test_read_csv_of_an_empty_or_header_only_file_with_names_has_no_rows(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("id,country\n")
+    for path, header in ((empty, None), (header_only, 0)):
+        frame = lt.read_csv(path, header=header, names=["id", "country"], dtype=str)
+        assert frame.columns == ["id", "country"]
+        assert len(frame) == 0
+    with pytest.raises(lt.LesterError, match="empty"):
+        lt.read_csv(empty)

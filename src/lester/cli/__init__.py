@@ -23,6 +23,7 @@ from lester.cli.maintain_cmd import (
     forget_values_command,
     verify_forgotten_command,
 )
+from lester.cli.rewrite_cmd import rewrite_command
 from lester.cli.runs_cmd import run_command, runs_command, show_command
 
 
@@ -43,3 +44,4 @@ main.add_command(forget_rows_command)
 main.add_command(correct_command)
 main.add_command(verify_forgotten_command)
 main.add_command(inspect_group)
+main.add_command(rewrite_command)

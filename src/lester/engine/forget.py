@@ -108,8 +108,39 @@ def _compute_delta(frame: TrackedFrame, ids: TupleIds, memo: dict[int, Delta]) -
         return _delta_of_forgotten(frame, ids)
     children = [delta_of(child, ids, memo) for child in frame._inputs]
     inputs = [child._relation for child in frame._inputs]
+    if isinstance(node, Distinct) and node.keep is not None:
+        if _has_rows(children[0].inserted):
+            # Inserted rows sit at the end of a delta, not where re-execution puts them, and
+            # which duplicate is first or last depends on that order: recompute this subtree.
+            fresh = reexecute_without(frame, ids, {})
+            return Delta(
+                np.zeros(relation.n_rows, dtype=bool),
+                Provenance.empty_like(relation.provenance),
+                fresh,
+            )
+        return _distinct_keep(node, relation, inputs, children)
     rule = _RULES[type(node)]
     return rule(node, relation, inputs, children)
+
+
+def reexecute_without(frame: TrackedFrame, ids: TupleIds, memo: dict[int, Relation]) -> Relation:
+    """``frame``'s relation recomputed from its sources' surviving tuples (the tuple ids and
+    thus the polynomials stay those of the original sources)."""
+    key = id(frame)
+    if key in memo:
+        return memo[key]
+    relation = frame._relation
+    if frame._forgotten is not None:
+        base, first_ids, _ = frame._forgotten
+        result = reexecute_without(base, merge_ids(first_ids, ids), {})
+    elif not frame._inputs:
+        kept, alive = relation.provenance.without(ids)
+        result = Relation(rows_where(relation.data, alive), kept, relation.sources)
+    else:
+        inputs = [reexecute_without(child, ids, memo) for child in frame._inputs]
+        result = pandas_engine.execute(frame._node, inputs)
+    memo[key] = result
+    return result
 
 
 def _delta_of_forgotten(frame: TrackedFrame, ids: TupleIds) -> Delta:
@@ -270,6 +301,28 @@ def _distinct(node: Distinct, relation: Relation, inputs, children) -> Delta:
     if fresh.any():
         inserted = pandas_engine.execute(node, [child.inserted.take_mask(fresh)])
     return Delta(keep, kept_provenance, inserted)
+
+
+def _distinct_keep(node: Distinct, relation: Relation, inputs, children) -> Delta:
+    """Keep-first/last distinct when the child only loses rows: a group whose kept row
+    survives keeps it; a group that lost it now keeps its next surviving member."""
+    (child,), (old_child,) = children, inputs
+    survivors = np.flatnonzero(child.keep)
+    remaining = rows_where(old_child.data, child.keep)
+    now_kept = pandas_engine.kept_positions(node, remaining)  # positions among survivors
+    was_kept = relation.lineage.parent  # old child positions of the old output rows
+    still = np.isin(was_kept, survivors[now_kept])
+    new_position = _new_positions(child.keep)
+    kept_provenance = child.kept_provenance.take(new_position[was_kept[still]])
+    newcomers = now_kept[~np.isin(survivors[now_kept], was_kept)]
+    inserted = None
+    if len(newcomers):
+        inserted = Relation(
+            remaining.take(newcomers).reset_index(drop=True),
+            child.kept_provenance.take(newcomers),
+            old_child.sources,
+        )
+    return Delta(still, kept_provenance, inserted)
 
 
 def _groupby(node: GroupBy, relation: Relation, inputs, children) -> Delta:

@@ -286,7 +286,22 @@ def _first_positions(ids: np.ndarray, n_groups: int) -> np.ndarray:
     return first
 
 
+def _last_positions(ids: np.ndarray, n_groups: int) -> np.ndarray:
+    last = np.full(n_groups, -1, dtype=np.int64)
+    np.maximum.at(last, ids, np.arange(len(ids), dtype=np.int64))
+    return last
+
+
+def kept_positions(node: Distinct, data: pd.DataFrame) -> np.ndarray:
+    """Positions of the rows a ``keep="first"``/``"last"`` distinct keeps, in input order."""
+    ids, n_groups = group_ids(data, node.subset)
+    pick = _first_positions if node.keep == "first" else _last_positions
+    return np.sort(pick(ids, n_groups))
+
+
 def _distinct(node: Distinct, child: Relation) -> Relation:
+    if node.keep is not None:
+        return _take(child, kept_positions(node, child.data), keep_parent=True)
     ids, n_groups = group_ids(child.data, node.columns)
     data = child.data.take(_first_positions(ids, n_groups)).reset_index(drop=True)
     provenance = child.provenance.group(ids, n_groups)

@@ -423,16 +423,28 @@ class TrackedFrame:
         """
         return self._derive(Explode(self._node, column), [self])
 
-    def distinct(self) -> TrackedFrame:
-        """Remove duplicate rows; a kept row's polynomial is the sum of its duplicates'.
+    def distinct(
+        self, subset: str | Sequence[str] | None = None, keep: str | None = None
+    ) -> TrackedFrame:
+        """Remove duplicate rows.
+
+        Without ``keep``, equal rows merge into one whose polynomial is the sum of theirs.
+        With ``keep="first"`` or ``keep="last"``, the first or last row (in frame order) of
+        each distinct value of ``subset`` (default: all columns) stays, with its own
+        provenance: a dict filled in a loop, where the last assignment to a key wins, is
+        ``distinct(subset=[key], keep="last")``.
 
         Examples
         --------
         >>> import lester as lt, pandas as pd
         >>> lt.from_pandas(pd.DataFrame({"a": [1, 1]}), name="s").distinct().provenance_of(0)
         's[0] + s[1]'
+        >>> frame = lt.from_pandas(pd.DataFrame({"k": [1, 2, 1], "v": ["a", "b", "c"]}), "s")
+        >>> last = frame.distinct(subset=["k"], keep="last")
+        >>> last.to_pandas()["v"].tolist(), last.provenance_of(1)
+        (['b', 'c'], 's[2]')
         """
-        return self._derive(Distinct(self._node), [self])
+        return self._derive(Distinct(self._node, _as_keys(subset), keep), [self])
 
     def groupby(self, keys: str | Sequence[str]) -> GroupedFrame:
         """Group rows on ``keys``; aggregate with :meth:`GroupedFrame.agg`.
@@ -536,6 +548,11 @@ def read_csv(
     head = {"nrows": 5} if _PLAN_ONLY.get() is not None else {}  # the schema is enough
     try:
         data = pd.read_csv(path, **(dict(options) | head))
+    except pd.errors.EmptyDataError:
+        if options.get("names") is None:
+            raise SourceReadError(f"cannot read {path} as CSV: the file is empty") from None
+        # A file without a single line has no rows; with the names given, it has a schema.
+        data = pd.DataFrame({name: pd.Series(dtype=object) for name in options["names"]})
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as error:
         raise SourceReadError(f"cannot read {path} as CSV: {error}") from None
     _check_csv_schema(path, data, options)
@@ -593,7 +610,7 @@ def _check_csv_schema(path: Path, data: pd.DataFrame, options: Mapping[str, Any]
     """pandas silently turns surplus fields into an index and pads missing ones with NaN;
     a source whose fields do not match ``names`` is an error instead."""
     names = options.get("names")
-    if names is None or "usecols" in options or "index_col" in options:
+    if names is None or "usecols" in options or "index_col" in options or len(data) == 0:
         return
     if not isinstance(data.index, pd.RangeIndex):
         raise SchemaError(

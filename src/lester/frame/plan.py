@@ -390,19 +390,57 @@ class Union(PlanNode):
 
 
 class Distinct(PlanNode):
-    """Remove duplicate rows; a kept row carries the sum of its duplicates' provenance."""
+    """Remove duplicate rows.
+
+    Without ``keep``, rows equal in every column merge into one that carries the sum of
+    their provenance (positive relational algebra). With ``keep="first"`` or ``"last"``,
+    one row per distinct value of the ``subset`` columns (all columns when ``None``) is
+    kept, in input order: the first or the last of its group, with that row's own
+    provenance. This is a Python dict's "last assignment wins" (``keep="last"``); it is not
+    monotone, since forgetting the kept row brings back the one before it.
+
+    Examples
+    --------
+    >>> source = Source("customers", ("email", "bank"))
+    >>> Distinct(source, subset=["email"], keep="last").describe()
+    'Distinct[email, keep=last]'
+    """
 
     label = "Distinct"
+    KEEPS = ("first", "last")
 
-    def __init__(self, child: PlanNode) -> None:
+    def __init__(
+        self, child: PlanNode, subset: Sequence[str] | None = None, keep: str | None = None
+    ) -> None:
+        if keep is not None and keep not in self.KEEPS:
+            raise SchemaError(f"distinct keep={keep!r} is not one of {self.KEEPS} or None")
+        if subset is not None and keep is None:
+            raise SchemaError(
+                "distinct on a subset of columns must say which duplicate stays: "
+                "keep='first' or keep='last'"
+            )
+        if isinstance(subset, str):
+            subset = [subset]
+        if subset is not None:
+            check_columns(subset, child.columns, "distinct subset")
+            if not subset:
+                raise SchemaError("distinct subset must name at least one column")
         self._inherit(child)
+        self.keep = keep
+        self.subset = tuple(subset) if subset is not None else child.columns
         self.columns = child.columns
         self.column_provenance = dict(child.column_provenance)
-        self.row_dependencies = _union(self.row_dependencies, self._credit(self.columns))
+        self.row_dependencies = _union(self.row_dependencies, self._credit(self.subset))
 
     @property
     def is_monotone(self) -> bool:
-        return super().is_monotone  # distinct is positive: it adds polynomials
+        # Merging duplicates is positive (it adds polynomials); keeping one of them is not.
+        return self.keep is None and super().is_monotone
+
+    def describe(self) -> str:
+        if self.keep is None:
+            return self.label
+        return f"Distinct[{', '.join(self.subset)}, keep={self.keep}]"
 
 
 class GroupBy(PlanNode):

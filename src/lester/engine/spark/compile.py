@@ -439,6 +439,12 @@ def _grouped(
 
 
 def _distinct(compiler: SparkCompiler, node: Distinct, child: Compiled) -> Compiled:
+    if node.keep is not None:
+        # Which duplicate is first or last depends on the row order, which Spark does not keep.
+        raise SparkExecutionError(
+            f"the Spark engine cannot execute {node.describe()}: keep='{node.keep}' needs the "
+            "input's row order; run this plan on the pandas engine"
+        )
     df = _grouped(compiler, child, node.columns, [])
     return Compiled(df, dict(child.names), child.slots, False)
 
