@@ -188,6 +188,8 @@ def _llm_rewrite(script, io, named, max_rounds, verify, progress) -> RewriteOutc
         verify=verify,
         progress=progress,
     )
+    # An unverified candidate is still written (as .unverified.py) for the user to inspect.
+    code = result.code or result.candidate
     return RewriteOutcome(
-        script, io, named, result.code, result.verdict, "llm", llm_lines=result.report_lines()
+        script, io, named, code, result.verdict, "llm", llm_lines=result.report_lines()
     )
