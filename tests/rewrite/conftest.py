@@ -10,6 +10,8 @@ import pytest
 REPOSITORY = Path(__file__).resolve().parents[2]
 REFERENCE = Path(__file__).resolve().parent / "reference"
 CASES = ("creditcard", "healthcare", "loans", "reviews")
+# The messy scripts run their pipeline when imported: never import them for doctests.
+collect_ignore = ["messy_styles"]
 
 
 def shared_folder() -> Path:
