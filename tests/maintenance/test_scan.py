@@ -53,3 +53,25 @@ def test_memorised_values_in_vocabularies_and_categories():
     assert path.startswith("encoders.vocabulary_[entry ") and "secretword" not in path
     assert memorised_values(encoder, ["leaked-value"]) == ["encoders.categories_[0]"]
     assert memorised_values(encoder, ["absent"]) == []
+
+
+def test_a_value_kept_rows_hold_inside_a_longer_cell_is_no_leak(tmp_path):
+    """The scan searches substrings: a forgotten subject that is part of a kept subject is
+    found in the kept row's files, which is no leak; a value only a forgotten row held is."""
+    import pytest
+
+    from lester.maintenance.updates import ForgottenValueFoundError, _scan
+    from lester.store import Store
+
+    store = Store(tmp_path / "store")
+    kept = pd.DataFrame({"title": ["question about fees", "refund please"]})
+    with store.new_run("p") as writer:
+        writer.put_table("train/data", kept)
+        writer.put_table("test/data", kept.iloc[:0])
+    run_id = writer.run_id
+
+    assert _scan(store, ["question about"], [run_id]).clean  # inside a kept cell
+    with pytest.raises(ForgottenValueFoundError):
+        _scan(store, ["question about"])  # without kept rows to excuse it
+    with pytest.raises(ForgottenValueFoundError):  # kept rows not counted: still a leak
+        _scan(store, ["question about"], [run_id], {run_id: {"train": [0]}})
