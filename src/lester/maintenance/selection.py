@@ -99,6 +99,9 @@ def resolve_keys(run: Any, record: Any, selection: Selection) -> tuple[pd.Index,
 
 def _key_schema(run: Any, source: str) -> pd.Index:
     """The (empty) index of the source's key column: its name and type."""
+    indexed = run_index.key_schema(run, source)
+    if indexed is not None:
+        return indexed
     table = run.table_chunk(f"sources/{source}/keys", 0)
     return pd.Index(table.iloc[:0, 0], name=table.columns[0])
 

@@ -49,11 +49,12 @@ def write_indexes(writer: Any, provenance: Mapping[str, Provenance], sources: An
     :class:`~lester.provenance.SourceInfo`. A split with sums in its polynomials gets no row
     index (maintenance then reads its provenance table).
     """
-    document: dict[str, Any] = {"keys": {}, "rows": {}, "captured_rows": {}}
+    document: dict[str, Any] = {"keys": {}, "rows": {}, "captured_rows": {}, "key_dtypes": {}}
     for name, info in sources.items():
         if info.primary_key is None:
             continue  # the tuple id is the row number: no index needed
         keys = pd.DataFrame({"key": np.asarray(info.keys)})
+        document["key_dtypes"][name] = [info.primary_key, str(keys["key"].dtype)]
         keys["tuple_id"] = np.arange(len(keys), dtype=np.int64)
         document["keys"][name] = _put_sorted(writer, f"index/keys/{name}", keys, "key")
     for split, polynomials in provenance.items():
@@ -142,6 +143,15 @@ def tuple_ids(run: Any, source: str, keys: Sequence[Any]) -> np.ndarray:
     found = _matching(run, f"index/keys/{source}", fences, "key", wanted)
     by_key = dict(zip(found["key"].tolist(), found["tuple_id"].tolist(), strict=True))
     return np.array([by_key.get(key, -1) for key in keys], dtype=np.int64)
+
+
+def key_schema(run: Any, source: str) -> pd.Index | None:
+    """An empty index named and typed like ``source``'s key column, from the index document
+    (``None`` when the run has no key index for it)."""
+    if not key_indexed(run, source):
+        return None
+    name, dtype = run.json(INDEX).get("key_dtypes", {}).get(source, (None, None))
+    return None if name is None else pd.Index([], dtype=dtype, name=name)
 
 
 def key_indexed(run: Any, source: str) -> bool:

@@ -183,7 +183,8 @@ class Manifest:
         >>> b'"version": 1' in Manifest("r", 1, None, "t", "", {}).to_bytes()
         True
         """
-        return json.dumps(self._to_json(), indent=1, sort_keys=True).encode()
+        # No indent: only then does json use its C encoder (a run has thousands of chunks).
+        return json.dumps(self._to_json(), sort_keys=True).encode()
 
     def _to_json(self) -> dict[str, Any]:
         files = {key: vars(part) for key, part in self.files().items()}

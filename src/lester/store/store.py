@@ -157,9 +157,12 @@ class Store:
         try:
             manifest = self._load_manifest(self.catalog.run(run_id))
             # The marker tells recover() which run an update killed midway left files in.
-            self.update_marker(run_id).touch()
+            marker = self.update_marker(run_id)
+            interrupted = marker.exists()
+            marker.touch()
             fsync_dir(self.tmp_dir)
-            collect_garbage(self.run_path(run_id), manifest.paths())
+            if interrupted:  # only a killed update leaves files: no walk over the run otherwise
+                collect_garbage(self.run_path(run_id), manifest.paths())
         except BaseException:
             lock.release()
             raise
