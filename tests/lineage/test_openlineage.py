@@ -32,6 +32,11 @@ def no_outside_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.delenv(name, raising=False)
 
 
+def run_events(store_root: Path, run_id: str) -> Path:
+    """The default transport's file of a run: in the run folder, kept across versions."""
+    return store_root / "runs" / run_id / "logs" / "openlineage.jsonl"
+
+
 def read_events(path: Path) -> list[dict]:
     events = [json.loads(line) for line in path.read_text().splitlines()]
     for event in events:
@@ -55,7 +60,7 @@ def lineage_of(dataset: dict, field: str) -> set[tuple[str, str, str, str]]:
 def test_a_run_emits_start_and_complete_with_column_lineage(pipeline_files, tmp_path):
     store = Store(tmp_path / "store")
     captured = run_pipeline(pipeline_files, store)
-    events = read_events(tmp_path / "store" / "lineage" / "openlineage.jsonl")
+    events = read_events(run_events(tmp_path / "store", captured.run_id))
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
     start, complete = events
     assert start["run"]["runId"] == complete["run"]["runId"]
@@ -89,7 +94,7 @@ def test_a_run_emits_start_and_complete_with_column_lineage(pipeline_files, tmp_
 def test_the_feature_matrix_has_the_feature_names_as_fields(pipeline_files, tmp_path):
     store = Store(tmp_path / "store")
     captured = run_pipeline(pipeline_files, store)
-    complete = read_events(tmp_path / "store" / "lineage" / "openlineage.jsonl")[-1]
+    complete = read_events(run_events(tmp_path / "store", captured.run_id))[-1]
     run = store.open_run(captured.run_id)
     names = list(run.sklearn("encoders").get_feature_names_out())
     for split in ("train", "test"):
@@ -123,7 +128,7 @@ def test_a_failing_run_emits_fail_with_its_error(pipeline_files, tmp_path):
 def test_each_update_emits_a_run_whose_parent_is_the_original_run(pipeline_files, tmp_path):
     store = Store(tmp_path / "store")
     captured = run_pipeline(pipeline_files, store)
-    events_file = tmp_path / "store" / "lineage" / "openlineage.jsonl"
+    events_file = run_events(tmp_path / "store", captured.run_id)
     original = read_events(events_file)[-1]
     train = store.open_run(captured.run_id).table("train/data")
     keys = store.open_run(captured.run_id).table("sources/mails/keys")
@@ -134,6 +139,7 @@ def test_each_update_emits_a_run_whose_parent_is_the_original_run(pipeline_files
     forget_values(store, captured.run_id, Selection("mails", keys=(mail,)), "subject")
     correct(store, captured.run_id, Selection("customers", keys=(customer,)), {"level": "basic"})
     forget_rows(store, captured.run_id, Selection("mails", keys=(mail,)))
+    store.recover(deep=True)  # garbage collection keeps the run's logs across versions
     updates = read_events(events_file)[2:]
     assert [(e["eventType"], e["job"]["name"]) for e in updates] == [
         ("START", "lineage_demo.forget-values"), ("COMPLETE", "lineage_demo.forget-values"),
@@ -166,6 +172,7 @@ def test_openlineage_config_file_redirects_the_events(pipeline_files, tmp_path, 
     run_pipeline(pipeline_files, Store(tmp_path / "store"))
     assert [e["eventType"] for e in read_events(elsewhere)] == ["START", "COMPLETE"]
     assert not (tmp_path / "store" / "lineage" / "openlineage.jsonl").exists()
+    assert not list((tmp_path / "store").glob("runs/*/logs"))
 
 
 def test_openlineage_url_sends_the_events_to_an_http_server(pipeline_files, tmp_path, monkeypatch):
@@ -216,13 +223,15 @@ def test_concurrent_sinks_append_whole_lines(tmp_path):
 
     def emit(sink):
         for _ in range(5):
-            sink.start(describe_start("p", many, tmp_path, {}))
+            run = describe_start("p", many, tmp_path, {})
+            run.run_id = "p-1"  # events of one run (e.g. its updates) share its file
+            sink.start(run)
 
     threads = [threading.Thread(target=emit, args=(sink,)) for sink in sinks]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    events = read_events(tmp_path / "lineage" / "openlineage.jsonl")
+    events = read_events(run_events(tmp_path, "p-1"))
     assert len(events) == 20
     assert np.all([len(e["inputs"]) == 200 for e in events])

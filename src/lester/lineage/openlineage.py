@@ -19,16 +19,19 @@ reads and the artifacts it rewrote (lifecycle ``OVERWRITE``, the new version).
 
 Transport: the standard OpenLineage client configuration (``OPENLINEAGE_CONFIG``,
 ``openlineage.yml`` in the working directory or ``~/.openlineage/``, ``OPENLINEAGE__...``
-variables, ``OPENLINEAGE_URL``) when there is one; otherwise the JSON-lines file
-``<store>/lineage/openlineage.jsonl``, one event per line.
+variables, ``OPENLINEAGE_URL``) when there is one; otherwise a JSON-lines file in the run
+folder, ``<store>/runs/<run_id>/logs/openlineage.jsonl``, one event per line (a run that
+failed before it had a folder: ``<store>/lineage/openlineage.jsonl``).
 
 Examples
 --------
 >>> import json, tempfile
 >>> from lester.lineage.description import describe_start
 >>> sink = OpenLineageSink(tempfile.mkdtemp())
->>> sink.start(describe_start("numbers", {"numbers": "n.csv"}, sink.store, {"seed": 1}))
->>> event = json.loads(sink.events_file.read_text().splitlines()[0])
+>>> run = describe_start("numbers", {"numbers": "n.csv"}, sink.store, {"seed": 1})
+>>> run.run_id = "numbers-1"
+>>> sink.start(run)
+>>> event = json.loads(sink.events_file_of("numbers-1").read_text().splitlines()[0])
 >>> event["eventType"], event["job"]["name"], event["inputs"][0]["name"].endswith("n.csv")
 ('START', 'numbers', True)
 """
@@ -38,7 +41,7 @@ from __future__ import annotations
 import importlib.metadata
 import traceback
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -54,6 +57,7 @@ from lester.lineage.description import (
 NAMESPACE = "lester"
 FILE_NAMESPACE = "file"
 EVENTS_FILE = Path("lineage") / "openlineage.jsonl"
+RUN_EVENTS_FILE = Path("logs") / "openlineage.jsonl"
 
 
 @cache
@@ -86,12 +90,21 @@ def dataset_name(description: RunDescription, artifact: str) -> str:
 
 
 class OpenLineageSink:
-    """Emits OpenLineage events through the configured (or the default file) transport."""
+    """Emits OpenLineage events through the configured (or the default file) transport.
+
+    The default file transport writes a run's events, and those of its updates, to the run
+    folder (``<store>/runs/<run_id>/logs/openlineage.jsonl``, a log the store keeps across
+    versions); the events of a run that failed before it had a folder go to
+    ``<store>/lineage/openlineage.jsonl``. A run's START is held back until its run id is
+    known, so both land in the same file.
+    """
 
     def __init__(self, store: str | Path, client: Any = None) -> None:
         self.store = Path(store).resolve()
         self.events_file = self.store / EVENTS_FILE
         self._client = client
+        self._clients: dict[Path, Any] = {}
+        self._pending: list[Any] = []
 
     @property
     def client(self) -> Any:
@@ -100,30 +113,51 @@ class OpenLineageSink:
             self._client, self._uses_default = client_for(self.events_file)
         return self._client
 
+    def events_file_of(self, run_id: str | None) -> Path:
+        """Where the default transport writes the events of run ``run_id``."""
+        if run_id is None:
+            return self.events_file
+        return self.store / "runs" / run_id / RUN_EVENTS_FILE
+
     def start(self, run: RunDescription) -> None:
         """Emit START with the inputs known before the run (and the parent of an update)."""
-        self._emit(run_event(run, "START"))
+        event = run_event(run, "START")
+        if self._default_file() and run.run_id is None:
+            self._pending.append(event)  # written with the completion, in the run's folder
+            return
+        self._emit(event, run.run_id)
 
     def complete(self, run: RunDescription) -> None:
         """Emit COMPLETE with inputs, outputs, their column lineage and the run's tags."""
-        self._emit(run_event(run, "COMPLETE"))
+        self._emit(run_event(run, "COMPLETE"), run.run_id)
 
     def fail(self, run: RunDescription, error: BaseException) -> None:
         """Emit FAIL with the error message and stack trace."""
-        self._emit(run_event(run, "FAIL", error))
+        self._emit(run_event(run, "FAIL", error), run.run_id)
 
-    def _emit(self, event: Any) -> None:
-        client = self.client
-        with self._file_lock():
-            client.emit(event)
+    def _default_file(self) -> bool:
+        self.client  # noqa: B018 (decides whether the default transport is used)
+        return getattr(self, "_uses_default", False)
 
-    def _file_lock(self) -> AbstractContextManager[Any]:
+    def _emit(self, event: Any, run_id: str | None) -> None:
+        if not self._default_file():
+            self.client.emit(event)
+            return
+        path = self.events_file_of(run_id)
+        client = self._clients.get(path)
+        if client is None:
+            client = self._clients[path] = client_for(path)[0]
+        events, self._pending = [*self._pending, event], []
+        with self._file_lock(path):
+            for pending in events:
+                client.emit(pending)
+
+    @staticmethod
+    def _file_lock(path: Path) -> AbstractContextManager[Any]:
         """Concurrent runs append to one file: one writer at a time keeps lines whole."""
-        if not getattr(self, "_uses_default", False):
-            return nullcontext()
         from filelock import FileLock
 
-        return FileLock(str(self.events_file) + ".lock")
+        return FileLock(str(path) + ".lock")
 
 
 def client_for(events_file: Path) -> tuple[Any, bool]:

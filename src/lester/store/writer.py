@@ -62,6 +62,9 @@ if TYPE_CHECKING:
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
 TABLE_CHUNK_ROWS = 65_536
 MATRIX_CHUNK_ROWS = 8_192
+# A run folder's ``logs/`` holds append-only logs outside the versions (lineage events);
+# garbage collection keeps it, the store scan reads it like every other file.
+RUN_LOGS = "logs"
 # Chunks are the unit of rewriting: an update rewrites (and re-hashes) every chunk that holds
 # a changed row, so by default a chunk holds about this many bytes, whatever the row width.
 TARGET_CHUNK_BYTES = 1 << 20
@@ -740,6 +743,8 @@ def collect_garbage(path: Path, keep: set[str], crash_stage: str | None = None) 
     """
     removed: list[Path] = []
     for item in sorted(path.rglob("*"), reverse=True):  # children before their folders
+        if item.relative_to(path).parts[0] == RUN_LOGS:
+            continue  # append-only logs kept across versions (e.g. lineage events)
         if item.is_dir():
             if not any(item.iterdir()):
                 item.rmdir()
