@@ -138,8 +138,14 @@ def snapshot(store: Store) -> dict[str, str]:
 
 
 def run_folder_files(store: Store, run_id: str) -> set[str]:
+    """The files of the run folder, without its ``logs/`` (append-only logs such as lineage
+    events, kept across versions by design)."""
     folder = store.run_path(run_id)
-    return {path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()}
+    return {
+        path.relative_to(folder).as_posix()
+        for path in folder.rglob("*")
+        if path.is_file() and path.relative_to(folder).parts[0] != "logs"
+    }
 
 
 def card_mails(mails_path: Path) -> pd.DataFrame:
