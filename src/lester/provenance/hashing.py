@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from lester.provenance.polynomial import ABSENT, Provenance
-from lester.provenance.sources import SourceInfo
+from lester.provenance.sources import SourceInfo, hash_keys
 
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -70,10 +70,7 @@ def key_hashes(sources: Mapping[str, SourceInfo]) -> dict[str, np.ndarray]:
     >>> key_hashes({"m": SourceInfo.from_frame("m", pd.DataFrame({"id": [7]}), "id")})["m"].shape
     (1,)
     """
-    return {
-        name: _mix(pd.util.hash_array(np.asarray(info.keys, dtype=object)) ^ _string_hash(name))
-        for name, info in sources.items()
-    }
+    return {name: _mix(hash_keys(info.keys) ^ _string_hash(name)) for name, info in sources.items()}
 
 
 def hashes_with(provenance: Provenance, hashes: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from lester.engine.relation import Relation
 from lester.engine.spark.compile import PROV, Compiled, SparkCompiler, check_plan
@@ -113,7 +114,7 @@ class SparkEngine:
 
         heads = {}
         for staged in self.staged.values():
-            head = pd.read_parquet(staged.shards[0]).head(self.sample_rows)
+            head = _head(staged.shards[0], self.sample_rows)
             reverse = {internal: column for column, internal in staged.internal.items()}
             heads[staged.node.name] = head[list(reverse)].rename(columns=reverse)
         frame = execute_plan(root, heads)
@@ -147,6 +148,14 @@ class SparkEngine:
         from lester.frame.frame import TrackedFrame
 
         return TrackedFrame(node, self.relation(node))
+
+
+def _head(path: str, rows: int) -> pd.DataFrame:
+    """The first ``rows`` rows of a Parquet shard, without reading the rest of it."""
+    handle = pq.ParquetFile(path)
+    batch = next(handle.iter_batches(batch_size=max(rows, 1)), None)
+    table = handle.schema_arrow.empty_table() if batch is None else pa.Table.from_batches([batch])
+    return table.to_pandas()
 
 
 def to_relation(compiled: Compiled, columns: list[str], sources: dict[str, Any]) -> Relation:
