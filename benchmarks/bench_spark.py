@@ -100,25 +100,32 @@ def run_pandas(paths: _common.DataPaths) -> dict:
             "features": int(X_train.shape[1]), "labels": len(y)}  # fmt: skip
 
 
+KINDS = ("driver_python", "jvm", "python_workers", "driver_total")
+
+
 class PeakSampler(threading.Thread):
     """Samples memory: the resident sizes of this (driver) process and the Spark JVM (in
     local mode driver and executors at once), the proportional set size of the Python
-    workers the JVM starts; each peak separately."""
+    workers the JVM starts; each peak separately, overall and per phase of the run."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.running = True
-        self.peaks = {"driver_python": 0, "jvm": 0, "python_workers": 0, "driver_total": 0}
+        self.phase = "start"
+        self.peaks = dict.fromkeys(KINDS, 0)
+        self.phases: dict[str, dict[str, int]] = {}
 
     def run(self) -> None:
         while self.running:
-            now = {"driver_python": 0, "jvm": 0, "python_workers": 0}
-            for pid in _family(os.getpid()):
+            now = dict.fromkeys(KINDS, 0)
+            for pid in set(_family(os.getpid())):
                 kind = "driver_python" if pid == os.getpid() else _kind(pid)
                 now[kind] += _pss(pid) if kind == "python_workers" else _rss(pid)
             now["driver_total"] = now["driver_python"] + now["jvm"]
+            phase = self.phases.setdefault(self.phase, dict.fromkeys(KINDS, 0))
             for kind, value in now.items():
                 self.peaks[kind] = max(self.peaks[kind], value)
+                phase[kind] = max(phase[kind], value)
             time.sleep(0.2)
 
 
@@ -190,12 +197,15 @@ def run_spark(paths: _common.DataPaths, master: str, fit_rows: int, driver_memor
     nodes = {part: Split(root, part, 0.2, 42) for part in Split.PARTS}
     rows = 0
     with SparkEngine(spark=spark) as engine:
+        sampler.phase = "stage sources"
         engine.prepare(nodes["train"])
         staged_at = time.perf_counter() - started
+        sampler.phase = "fit encoder"
         compiled = {part: engine.compile(node) for part, node in nodes.items()}
         sample, _ = fit_sample(engine, compiled["train"], columns, fit_rows, 42)
         fitted = encoder().fit(sample)
         for part in Split.PARTS:
+            sampler.phase = f"encode {part}"
             folder = engine.workdir / f"encoded-{part}"
             encode_split(compiled[part], columns, fitted, label, "bigint", folder)
             rows += spark.read.parquet(str(folder)).count()
@@ -205,7 +215,7 @@ def run_spark(paths: _common.DataPaths, master: str, fit_rows: int, driver_memor
     peaks = {f"peak_{kind}_bytes": value for kind, value in sampler.peaks.items()}
     peaks["peak_bytes"] = sampler.peaks["driver_total"]
     return {"seconds": seconds, "staging_seconds": staged_at, "rows": rows,
-            "fit_rows": len(sample), **peaks}  # fmt: skip
+            "fit_rows": len(sample), "phases": sampler.phases, **peaks}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- driver
@@ -255,6 +265,9 @@ def report(mails: int, engine: str, result: dict, cap: float) -> None:
             if k.startswith("peak_") and k != "peak_bytes"
         }
         print(f"{'':>21}spark peaks: {peaks}; staging {result['staging_seconds']:.1f} s")
+        for phase, values in result["phases"].items():
+            mib = ", ".join(f"{kind} {value / 2**20:,.0f}" for kind, value in values.items())
+            print(f"{'':>23}{phase}: {mib} MiB")
 
 
 def summary(results: dict[int, dict[str, dict]]) -> str:
