@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from lester.errors import DuplicateKeyError, KeyTypeError, UnknownKeyError
-from lester.provenance import SourceInfo, sources
+from lester.provenance import SourceInfo
 
 
 def keyed() -> SourceInfo:
@@ -61,27 +61,6 @@ def test_duplicate_keys_are_named():
     message = str(error.value)
     assert "['a', 'c']" in message
     assert "'b'" not in message
-
-
-def test_duplicates_in_different_hash_slices_are_found(monkeypatch):
-    monkeypatch.setattr(sources, "HASH_SLICE", 2)
-    data = pd.DataFrame({"id": ["a", "b", "c", "d", "a"]})
-    with pytest.raises(DuplicateKeyError) as error:
-        SourceInfo.from_frame("s", data, "id")
-    assert "['a']" in str(error.value)
-
-
-def test_keys_that_hash_alike_are_compared_exactly():
-    # hash_array hashes mixed objects by their text: 1 and "1" hash alike but are two keys
-    info = SourceInfo.from_frame("s", pd.DataFrame({"id": pd.Series([1, "1"], dtype=object)}), "id")
-    assert info.keys.tolist() == [1, "1"]
-
-
-def test_keys_hashed_in_slices_hash_as_in_one_call(monkeypatch):
-    keys = pd.Index([f"key-{i}" for i in range(10)] + [7, None])
-    monkeypatch.setattr(sources, "HASH_SLICE", 3)
-    expected = pd.util.hash_array(np.asarray(keys, dtype=object))
-    assert sources.hash_keys(keys).tolist() == expected.tolist()
 
 
 def test_missing_key_values_are_an_error():

@@ -24,51 +24,6 @@ import pandas as pd
 
 from lester.errors import DuplicateKeyError, KeyTypeError, UnknownKeyError, describe_names
 
-HASH_SLICE = 1 << 18  # keys hashed at a time (a Python object of ~100 bytes each meanwhile)
-
-
-def hash_keys(keys: pd.Index) -> np.ndarray:
-    """``pandas.util.hash_array`` of the keys as Python objects, one uint64 per key.
-
-    Hashed a slice at a time: converting ten million string keys to Python objects at
-    once would take gigabytes. The hash is elementwise, so slices change no value.
-
-    Examples
-    --------
-    >>> keys = pd.Index(["a", "b", "a"])
-    >>> hashes = hash_keys(keys)
-    >>> bool(hashes[0] == hashes[2]), bool(hashes[0] == hashes[1])
-    (True, False)
-    """
-    hashes = np.empty(len(keys), dtype=np.uint64)
-    for start in range(0, len(keys), HASH_SLICE):
-        part = np.asarray(keys[start : start + HASH_SLICE], dtype=object)
-        hashes[start : start + HASH_SLICE] = pd.util.hash_array(part)
-    return hashes
-
-
-def all_distinct(keys: pd.Index) -> bool:
-    """Whether no key occurs twice (missing values count as equal to each other).
-
-    Numbers are checked directly; other keys by their :func:`hash_keys`, and exactly only
-    where two hashes are equal. ``nunique`` on Arrow-backed strings would keep a copy of
-    every key as a Python object cached on the array, as long as the keys live.
-
-    Examples
-    --------
-    >>> all_distinct(pd.Index(["C1", "C2"])), all_distinct(pd.Index(["C1", "C1"]))
-    (True, False)
-    """
-    if isinstance(keys.dtype, np.dtype) and keys.dtype.kind in "iufbmM":
-        return keys.nunique(dropna=False) == len(keys)
-    hashes = hash_keys(keys)
-    ordered = np.sort(hashes)
-    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
-    if repeated.size == 0:
-        return True
-    suspects = pd.Index(np.asarray(keys[np.isin(hashes, repeated)], dtype=object))
-    return suspects.nunique(dropna=False) == len(suspects)
-
 
 @dataclass(frozen=True, eq=False)
 class SourceInfo:
@@ -118,8 +73,9 @@ class SourceInfo:
         if primary_key is None:
             numbers = np.arange(len(data)) if row_numbers is None else row_numbers
             return cls(name, None, pd.Index(numbers, dtype=np.int64), path)
-        keys = pd.Index(data[primary_key])
-        if not all_distinct(keys):
+        column = data[primary_key]
+        keys = pd.Index(column)
+        if column.nunique(dropna=False) != len(column):  # nunique is the fastest check here
             duplicates = keys[keys.duplicated()].unique()
             raise DuplicateKeyError(
                 f"primary key {primary_key!r} of source {name!r} is not unique: "

@@ -36,7 +36,12 @@ from lester.engine.spark.session import (
     require_spark,
     spark_available,
 )
-from lester.engine.spark.sources import CHUNK_ROWS, StagedSource, stage_source
+from lester.engine.spark.sources import (
+    CHUNK_ROWS,
+    StagedSource,
+    release_freed_memory,
+    stage_source,
+)
 from lester.frame.plan import PlanNode, Source
 from lester.provenance import Provenance
 from lester.provenance.hashing import key_hashes
@@ -106,7 +111,9 @@ class SparkEngine:
                 self.staged[id(node)] = stage_source(node, self.workdir, self.chunk_rows)
         infos = {staged.node.name: staged.info for staged in self.staged.values()}
         samples = self._samples(root)
-        self._compiler = SparkCompiler(self.spark, self.staged, samples, key_hashes(infos))
+        hashes = key_hashes(infos)
+        release_freed_memory()
+        self._compiler = SparkCompiler(self.spark, self.staged, samples, hashes)
 
     def _samples(self, root: PlanNode) -> dict[int, pd.DataFrame]:
         """Each node's output on the first rows of every source (run with pandas)."""
