@@ -118,7 +118,7 @@ class PeakSampler(threading.Thread):
     def run(self) -> None:
         while self.running:
             now = dict.fromkeys(KINDS, 0)
-            for pid in set(_family(os.getpid())):
+            for pid in _family(os.getpid()):
                 kind = "driver_python" if pid == os.getpid() else _kind(pid)
                 now[kind] += _pss(pid) if kind == "python_workers" else _rss(pid)
             now["driver_total"] = now["driver_python"] + now["jvm"]
@@ -149,7 +149,7 @@ def _family(pid: int) -> list[int]:
             except OSError:
                 continue
         stack.extend(int(child) for child in children)
-    return found
+    return list(dict.fromkeys(found))  # a child can be listed under two threads of its parent
 
 
 def _rss(pid: int) -> int:
