@@ -26,6 +26,7 @@ from lester.provenance.polynomial import ABSENT, Provenance
 from lester.provenance.sources import SourceInfo
 
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+HASH_SLICE = 1 << 18  # keys hashed at a time
 
 
 def _mix(values: np.ndarray) -> np.ndarray:
@@ -71,9 +72,19 @@ def key_hashes(sources: Mapping[str, SourceInfo]) -> dict[str, np.ndarray]:
     (1,)
     """
     return {
-        name: _mix(pd.util.hash_array(np.asarray(info.keys, dtype=object)) ^ _string_hash(name))
-        for name, info in sources.items()
+        name: _mix(_hash_keys(info.keys) ^ _string_hash(name)) for name, info in sources.items()
     }
+
+
+def _hash_keys(keys: pd.Index) -> np.ndarray:
+    # A slice at a time: hash_array needs the keys as Python objects, ~500 bytes a string
+    # key while it runs, gigabytes for ten million keys at once. The hash is elementwise,
+    # so slices change no value.
+    hashes = np.empty(len(keys), dtype=np.uint64)
+    for start in range(0, len(keys), HASH_SLICE):
+        part = np.asarray(keys[start : start + HASH_SLICE], dtype=object)
+        hashes[start : start + HASH_SLICE] = pd.util.hash_array(part)
+    return hashes
 
 
 def hashes_with(provenance: Provenance, hashes: Mapping[str, np.ndarray]) -> np.ndarray:

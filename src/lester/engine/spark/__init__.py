@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from lester.engine.relation import Relation
 from lester.engine.spark.compile import PROV, Compiled, SparkCompiler, check_plan
@@ -35,7 +36,12 @@ from lester.engine.spark.session import (
     require_spark,
     spark_available,
 )
-from lester.engine.spark.sources import CHUNK_ROWS, StagedSource, stage_source
+from lester.engine.spark.sources import (
+    CHUNK_ROWS,
+    StagedSource,
+    release_freed_memory,
+    stage_source,
+)
 from lester.frame.plan import PlanNode, Source
 from lester.provenance import Provenance
 from lester.provenance.hashing import key_hashes
@@ -105,7 +111,9 @@ class SparkEngine:
                 self.staged[id(node)] = stage_source(node, self.workdir, self.chunk_rows)
         infos = {staged.node.name: staged.info for staged in self.staged.values()}
         samples = self._samples(root)
-        self._compiler = SparkCompiler(self.spark, self.staged, samples, key_hashes(infos))
+        hashes = key_hashes(infos)
+        release_freed_memory()
+        self._compiler = SparkCompiler(self.spark, self.staged, samples, hashes)
 
     def _samples(self, root: PlanNode) -> dict[int, pd.DataFrame]:
         """Each node's output on the first rows of every source (run with pandas)."""
@@ -113,7 +121,7 @@ class SparkEngine:
 
         heads = {}
         for staged in self.staged.values():
-            head = pd.read_parquet(staged.shards[0]).head(self.sample_rows)
+            head = _head(staged.shards[0], self.sample_rows)
             reverse = {internal: column for column, internal in staged.internal.items()}
             heads[staged.node.name] = head[list(reverse)].rename(columns=reverse)
         frame = execute_plan(root, heads)
@@ -147,6 +155,14 @@ class SparkEngine:
         from lester.frame.frame import TrackedFrame
 
         return TrackedFrame(node, self.relation(node))
+
+
+def _head(path: str, rows: int) -> pd.DataFrame:
+    """The first ``rows`` rows of a Parquet shard, without reading the rest of it."""
+    handle = pq.ParquetFile(path)
+    batch = next(handle.iter_batches(batch_size=max(rows, 1)), None)
+    table = handle.schema_arrow.empty_table() if batch is None else pa.Table.from_batches([batch])
+    return table.to_pandas()
 
 
 def to_relation(compiled: Compiled, columns: list[str], sources: dict[str, Any]) -> Relation:

@@ -108,7 +108,18 @@ def stage_source(node: Source, folder: str | Path, chunk_rows: int = CHUNK_ROWS)
         info = SourceInfo.from_frame(node.name, key_frame, node.primary_key, node.path)
     else:
         info = SourceInfo.from_frame(node.name, pd.DataFrame(index=range(rows)), None, node.path)
+    release_freed_memory()
     return StagedSource(node, shards, internal, info, empty, rows)
+
+
+def release_freed_memory() -> None:
+    """Hand memory that Arrow's allocator keeps after large temporaries back to the system.
+
+    Parsing chunks and checking the keys (``nunique`` of ten million strings needs a
+    gigabyte for a moment) leave freed memory cached in the allocator, which would stay
+    resident in the driver for the whole run.
+    """
+    pa.default_memory_pool().release_unused()
 
 
 def _unify(shards: list[str], schemas: list[pa.Schema]) -> None:
