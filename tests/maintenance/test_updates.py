@@ -148,6 +148,16 @@ def test_correct_equals_a_rerun_on_the_corrected_source(captured, tmp_path, assi
     run = store.open_run(run_id)
     assert_run_matches_rerun(run, expected, pipeline_path)
     assert status.version_after == 2
+    # Later updates find the corrected tuples' rows, the appended ones included.
+    from lester.maintenance.selection import resolve_keys
+    from lester.maintenance.updates import _touched_rows
+    from lester.runner.artifacts import load_provenance
+
+    record = next(r for r in store.sources(run_id) if r.name == "customers")
+    _, ids = resolve_keys(run, record, Selection("customers", keys=tuple(chosen)))
+    for split, rows in _touched_rows(run, "customers", ids).items():
+        brute = load_provenance(run, split).rows_touching({"customers": ids})
+        assert rows.tolist() == np.flatnonzero(brute).tolist()
 
 
 SKORCH_MODEL = """

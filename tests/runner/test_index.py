@@ -90,13 +90,20 @@ def test_rows_reached_stays_right_after_several_deletions(tmp_path, seed):
             )
 
 
-def test_appended_rows_switch_the_row_index_off(tmp_path):
+def test_appending_rows_drops_the_row_index_even_when_as_many_were_deleted(tmp_path):
+    """``correct`` removes and appends rows in one update: the counts may match, but the
+    appended rows are not in the index, so the split's row index must go."""
     store, run_id, _, _ = captured(tmp_path, 0)
     with store.update_run(run_id) as update:
+        index.log_deleted(update, "train", np.array([0]))
+        update.delete_rows("train/data", [0])
+        index.drop_row_index(update, "train")
         last = len(update.chunks("train/data")) - 1
         chunk = update.table_chunk("train/data", last)
         update.replace_chunk("train/data", last, pd.concat([chunk, chunk.tail(1)]))
-    assert not index.rows_indexed(store.open_run(run_id), "train", "a")
+    run = store.open_run(run_id)
+    assert not index.rows_indexed(run, "train", "a")
+    assert not [name for name in run.artifacts() if name.startswith("index/rows/train")]
 
 
 @pytest.mark.parametrize("seed", range(4))

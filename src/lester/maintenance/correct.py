@@ -44,7 +44,7 @@ from lester.maintenance.updates import (
 from lester.provenance import Provenance, Slot
 from lester.runner.artifacts import load_keys, load_model, load_stored_pipeline
 from lester.runner.capture import OWNER, provenance_table, storable
-from lester.runner.index import log_deleted
+from lester.runner.index import drop_row_index, log_deleted
 
 
 class CorrectionError(LesterError, ValueError):
@@ -222,6 +222,8 @@ def _replace_split(update: Any, run: Any, split: str, removed: np.ndarray, added
     for artifact in ("data", "provenance", "X", "y"):
         if len(removed):
             update.delete_rows(f"{split}/{artifact}", removed)
+    if len(added["data"]):
+        drop_row_index(update, split)  # the appended rows are not in it
     _append(update, f"{split}/data", added["data"])
     table = added["provenance"]
     if OWNER not in run.table_chunk(f"{split}/provenance", 0).columns:

@@ -11,8 +11,9 @@ Two sorted, chunked tables per run and a small JSON document of chunk fences:
 Rows deleted later are logged as capture-time positions (``index/deleted/<split>``), which
 maps capture-time positions to current ones without rewriting the row index. Lookups read only
 the index chunks whose fences bracket the wanted values. Runs without an index (captured by
-an older Lester), with sums in their polynomials or with rows added by ``correct`` are
-answered from the full tables instead: same answer, more reading.
+an older Lester), with sums in their polynomials or with rows added by ``correct`` (which
+drops the split's row index) are answered from the full tables instead: same answer, more
+reading.
 
 Examples
 --------
@@ -160,15 +161,23 @@ def key_indexed(run: Any, source: str) -> bool:
 
 
 def rows_indexed(run: Any, split: str, source: str) -> bool:
-    """Whether ``split`` has a row index for ``source`` that covers all its current rows
-    (no rows were appended after capture)."""
-    if not has_index(run):
-        return False
-    document = run.json(INDEX)
-    if source not in document["rows"].get(split, {}):
-        return False
-    kept = document["captured_rows"][split] - len(deleted_rows(run, split))
-    return kept == run.n_rows(f"{split}/data")
+    """Whether ``split`` has a row index for ``source`` (rows appended after capture, by
+    ``correct``, drop it: see :func:`drop_row_index`)."""
+    return has_index(run) and source in run.json(INDEX)["rows"].get(split, {})
+
+
+def drop_row_index(update: Any, split: str) -> None:
+    """Drop the row index of ``split``: rows are being appended to it, which it does not
+    know. Lookups then read the split's provenance table."""
+    if not has_index(update) or split not in update.json(INDEX)["rows"]:
+        return
+    document = update.json(INDEX)
+    for source in document["rows"].pop(split):
+        update.delete_artifact(f"index/rows/{split}/{source}")
+    if f"index/deleted/{split}" in update.artifacts():
+        update.delete_artifact(f"index/deleted/{split}")
+    document["captured_rows"].pop(split, None)
+    update.put_json(INDEX, document)
 
 
 def rows_reached(run: Any, split: str, source: str, ids: np.ndarray) -> np.ndarray:
