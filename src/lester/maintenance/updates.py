@@ -316,15 +316,25 @@ def _values_held(store: Any, run_ids: list[str], values: list[str], excluded: di
     held: set[str] = set()
     for run_id in sorted(set(run_ids)):
         run = store.open_run(run_id)
-        for split in SPLITS:
-            data = run.table(f"{split}/data")
-            data = data.drop(index=excluded.get(run_id, {}).get(split, []))
-            for column in data.columns:
-                cells = data[column]
-                if not (cells.dtype.kind in "OUT" or isinstance(cells.dtype, pd.StringDtype)):
-                    continue
-                cells = cells.dropna().astype(str)
+        held |= _held_by_rows(run, values, excluded.get(run_id, {}), inside=True)
+    return held
+
+
+def _held_by_rows(run: Any, values: list[str], excluded: dict, inside: bool) -> set[str]:
+    """Which of ``values`` the rows of ``run`` hold, leaving out the rows at ``excluded``
+    (``{split: positions}``): as a whole cell, or also inside one when ``inside``."""
+    held: set[str] = set()
+    for split in SPLITS:
+        data = run.table(f"{split}/data").drop(index=excluded.get(split, []))
+        for column in data.columns:
+            cells = data[column]
+            if not (cells.dtype.kind in "OUT" or isinstance(cells.dtype, pd.StringDtype)):
+                continue
+            cells = cells.dropna().astype(str)
+            if inside:
                 held.update(v for v in values if cells.str.contains(v, regex=False).any())
+            else:
+                held.update(cells[cells.isin(values)].tolist())
     return held
 
 
@@ -546,12 +556,8 @@ def _forget_keys(update: Any, run: Any, source: str, ids: np.ndarray) -> None:
 
 
 def _unique_to_forgotten(run: Any, touched: dict[str, np.ndarray], values: list[str]) -> list:
-    """The values of forgotten rows that no remaining row holds: only those must be gone
-    (the country of a forgotten customer is still the country of others)."""
-    remaining: set[str] = set()
-    for split in SPLITS:
-        data = run.table(f"{split}/data")
-        keep = np.ones(len(data), dtype=bool)
-        keep[touched[split]] = False
-        remaining.update(_string_values(data[keep]))
+    """The values of forgotten rows that no remaining row holds as a whole cell: only those
+    must be gone from the encoders (the country of a forgotten customer is still the country
+    of others)."""
+    remaining = _held_by_rows(run, values, touched, inside=False)
     return [value for value in values if value not in remaining]
