@@ -86,6 +86,7 @@ from lester.maintenance import Selection, UpdateStatus, forget_values
 from lester.pipeline import Pipeline, load_pipeline
 from lester.runner import run
 from lester.runner.capture import file_sha256
+from lester.runner.index import has_index
 from lester.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -354,7 +355,7 @@ def reuse_capture(case: Case, pipeline: Pipeline) -> bool:
     )
     if opened.json("pipeline")["code_sha256"] != pipeline.code_hash or not same_sources:
         return False
-    if "index" not in opened.artifacts():  # captured by a Lester without lookup indexes
+    if not has_index(opened):  # captured by a Lester without lookup indexes of this layout
         return False
     case.base, case.run_id = base, run_id
     metrics = opened.json("metrics")

@@ -1,19 +1,21 @@
 """Lookup indexes captured with a run, so that maintenance reads what the delta touches.
 
-Two sorted, chunked tables per run and a small JSON document of chunk fences:
+Sorted, chunked numpy arrays (one ``.npy`` per chunk: no decoding, cheap to verify) and a
+small JSON document of chunk fences:
 
-- ``index/keys/<source>``: ``key, tuple_id`` sorted by key: primary key -> tuple id;
-- ``index/rows/<split>/<source>``: ``tuple_id, row`` sorted by tuple id: which rows of a split
-  (positions at capture time) a source tuple reaches;
-- ``index``: the first key / tuple id of every chunk of those tables, and each split's row
+- ``index/keys/<source>`` and ``index/key_ids/<source>``: the source's primary keys, sorted
+  (numbers as they are, strings as UTF-8 bytes), and the tuple id of each;
+- ``index/rows/<split>/<source>``: ``(tuple_id, row)`` pairs sorted by tuple id: which rows of
+  a split (positions at capture time) a source tuple reaches;
+- ``index``: the first key / tuple id of every chunk of those arrays, and each split's row
   count at capture time.
 
 Rows deleted later are logged as capture-time positions (``index/deleted/<split>``), which
 maps capture-time positions to current ones without rewriting the row index. Lookups read only
 the index chunks whose fences bracket the wanted values. Runs without an index (captured by
-an older Lester), with sums in their polynomials or with rows added by ``correct`` (which
-drops the split's row index) are answered from the full tables instead: same answer, more
-reading.
+an older Lester), sources whose keys are neither numbers nor strings, splits with sums in
+their polynomials or with rows added by ``correct`` (which drops the split's row index) are
+answered from the full tables instead: same answer, more reading.
 
 Examples
 --------
@@ -41,6 +43,10 @@ import pandas as pd
 from lester.provenance import Provenance
 
 INDEX = "index"
+# Bumped when the layout changes; runs with another format are answered without the index.
+INDEX_FORMAT = 2
+# Small chunks: a lookup of k scattered keys reads about k chunks, whatever the data size.
+INDEX_CHUNK_ROWS = 2048
 
 
 def write_indexes(writer: Any, provenance: Mapping[str, Provenance], sources: Any) -> None:
@@ -50,49 +56,73 @@ def write_indexes(writer: Any, provenance: Mapping[str, Provenance], sources: An
     :class:`~lester.provenance.SourceInfo`. A split with sums in its polynomials gets no row
     index (maintenance then reads its provenance table).
     """
-    document: dict[str, Any] = {"keys": {}, "rows": {}, "captured_rows": {}, "key_dtypes": {}}
+    document: dict[str, Any] = {
+        "format": INDEX_FORMAT, "keys": {}, "rows": {}, "captured_rows": {}, "key_dtypes": {}
+    }  # fmt: skip
     for name, info in sources.items():
-        if info.primary_key is None:
-            continue  # the tuple id is the row number: no index needed
-        keys = pd.DataFrame({"key": np.asarray(info.keys)})
-        document["key_dtypes"][name] = [info.primary_key, str(keys["key"].dtype)]
-        keys["tuple_id"] = np.arange(len(keys), dtype=np.int64)
-        document["keys"][name] = _put_sorted(writer, f"index/keys/{name}", keys, "key")
+        keys = None if info.primary_key is None else sortable_keys(info.keys)
+        if keys is None:
+            continue  # no key column (the tuple id is the row number), or keys of mixed kinds
+        document["key_dtypes"][name] = [info.primary_key, str(pd.Index(info.keys).dtype)]
+        order = np.argsort(keys, kind="stable")
+        document["keys"][name] = _put_chunked(
+            writer, {f"index/keys/{name}": keys[order], f"index/key_ids/{name}": order}, keys[order]
+        )
     for split, polynomials in provenance.items():
         if polynomials.owner is not None:
             continue
         document["captured_rows"][split] = int(polynomials.n_rows)
-        document["rows"][split] = {
-            source: _put_sorted(
-                writer, f"index/rows/{split}/{source}", _reached(polynomials, source), "tuple_id"
-            )
-            for source in polynomials.sources
-        }
+        document["rows"][split] = {}
+        for source in polynomials.sources:
+            pairs = _reached(polynomials, source)
+            name = f"index/rows/{split}/{source}"
+            document["rows"][split][source] = _put_chunked(writer, {name: pairs}, pairs[:, 0])
     writer.put_json(INDEX, document)
 
 
-def _reached(polynomials: Provenance, source: str) -> pd.DataFrame:
+def sortable_keys(keys: Any) -> np.ndarray | None:
+    """Keys as a sortable numpy array: numbers and datetimes as they are, strings as UTF-8
+    bytes; ``None`` for anything else (mixed kinds, or strings ending in NUL, which a
+    fixed-width bytes array would strip).
+
+    Examples
+    --------
+    >>> sortable_keys(pd.Index(["b", "ä"])).tolist()
+    [b'b', b'\\xc3\\xa4']
+    >>> sortable_keys(pd.Index([3, 1])).dtype
+    dtype('int64')
+    >>> sortable_keys(pd.Index(["a", 1], dtype=object)) is None
+    True
+    """
+    values = np.asarray(keys)
+    if values.dtype.kind in "biufM":
+        return values
+    items = values.tolist()
+    if values.dtype.kind not in "OU" or not all(isinstance(v, str) for v in items):
+        return None
+    encoded = [v.encode() for v in items]
+    if any(v.endswith(b"\0") for v in encoded):
+        return None
+    return np.array(encoded, dtype=bytes) if encoded else np.empty(0, dtype="S1")
+
+
+def _reached(polynomials: Provenance, source: str) -> np.ndarray:
+    """The ``(tuple_id, row)`` pairs of ``source`` in the split, sorted by tuple id."""
     columns = [i for i, slot in enumerate(polynomials.slots) if slot.source == source]
-    ids = polynomials.keys[:, columns]
+    ids = polynomials.keys[:, columns].reshape(-1).astype(np.int64)
     rows = np.repeat(np.arange(polynomials.n_rows, dtype=np.int64), len(columns))
-    pairs = pd.DataFrame({"tuple_id": ids.reshape(-1), "row": rows})
-    return pairs[pairs["tuple_id"] >= 0].drop_duplicates()
+    return np.unique(np.stack([ids, rows], axis=1)[ids >= 0], axis=0)
 
 
-# Small chunks: a lookup of k scattered keys reads about k chunks, whatever the data size.
-INDEX_CHUNK_ROWS = 2048
-
-
-def _put_sorted(writer: Any, name: str, table: pd.DataFrame, column: str) -> list:
-    table = table.sort_values(column, kind="stable").reset_index(drop=True)
-    writer.put_table(name, table, chunk_rows=min(INDEX_CHUNK_ROWS, _default_rows(table)))
-    return [_plain(table[column].iloc[start]) for start in _chunk_starts(writer, name)]
-
-
-def _default_rows(table: pd.DataFrame) -> int:
+def _put_chunked(writer: Any, arrays: dict[str, np.ndarray], sorted_by: np.ndarray) -> list:
+    """Store ``arrays`` (of one length) in chunks of the same rows; return the fences: the
+    first value of ``sorted_by`` in every chunk."""
     from lester.store.writer import TABLE_CHUNK_ROWS, default_chunk_rows
 
-    return default_chunk_rows(table, TABLE_CHUNK_ROWS)
+    rows = min(INDEX_CHUNK_ROWS, default_chunk_rows(next(iter(arrays.values())), TABLE_CHUNK_ROWS))
+    for name, array in arrays.items():
+        writer.put_matrix(name, array, chunk_rows=rows)
+    return [_plain(value) for value in sorted_by[::rows]]
 
 
 def _chunk_starts(run: Any, name: str) -> list[int]:
@@ -101,11 +131,13 @@ def _chunk_starts(run: Any, name: str) -> list[int]:
 
 
 def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
+    """A JSON value for a fence (bytes keys are stored as the strings they encode)."""
+    value = value.item() if isinstance(value, np.generic) else value
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def has_index(run: Any) -> bool:
-    """Whether the run was captured with lookup indexes.
+    """Whether the run was captured with lookup indexes of the current layout.
 
     Examples
     --------
@@ -114,23 +146,37 @@ def has_index(run: Any) -> bool:
     >>> has_index(Bare())
     False
     """
-    return INDEX in run.artifacts()
+    return INDEX in run.artifacts() and run.json(INDEX).get("format") == INDEX_FORMAT
 
 
 # ---------------------------------------------------------------------------- lookups
-def _matching(run: Any, name: str, fences: Sequence[Any], column: str, wanted: Any) -> pd.DataFrame:
-    """The index rows whose ``column`` is one of ``wanted``, reading only bracketing chunks."""
-    if not len(fences):
-        return run.table_chunk(name, 0).iloc[:0]
-    fences_index = pd.Index(fences)
-    first = fences_index.searchsorted(wanted, side="left") - 1
-    last = fences_index.searchsorted(wanted, side="right") - 1
-    chunks = sorted({c for lo, hi in zip(first, last, strict=True) for c in range(lo, hi + 1)})
-    parts = [run.table_chunk(name, chunk) for chunk in chunks if 0 <= chunk < len(fences)]
-    if not parts:
-        return run.table_chunk(name, 0).iloc[:0]
-    table = pd.concat(parts, ignore_index=True)
-    return table[table[column].isin(wanted)]
+def _bracketing_chunks(fences: Sequence[Any], dtype: np.dtype, wanted: np.ndarray) -> list[int]:
+    """The chunks whose fences bracket one of ``wanted`` (a value equal to a fence may also
+    sit at the end of the chunk before: tuple ids repeat in the row index)."""
+    if not len(fences) or not len(wanted):
+        return []
+    bounds = np.array([f.encode() if isinstance(f, str) else f for f in fences], dtype=dtype)
+    first = np.searchsorted(bounds, wanted, side="left") - 1
+    last = np.searchsorted(bounds, wanted, side="right") - 1
+    return sorted(
+        {c for lo, hi in zip(first, last, strict=True) for c in range(max(lo, 0), hi + 1)}
+    )
+
+
+def _lookup_value(key: Any, dtype: np.dtype) -> Any:
+    """``key`` as an element of an index array of ``dtype``, or ``None`` when no element of
+    such an array can equal it (a string for a number index, a string longer than the
+    index's width, 2.5 for an integer index)."""
+    if dtype.kind == "S":
+        encoded = key.encode() if isinstance(key, str) else None
+        return encoded if encoded is not None and len(encoded) <= dtype.itemsize else None
+    if isinstance(key, (str, bytes)):
+        return None
+    try:
+        value = np.asarray(key, dtype=dtype)
+        return value.item() if bool(value == key) else None
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def tuple_ids(run: Any, source: str, keys: Sequence[Any]) -> np.ndarray:
@@ -139,11 +185,19 @@ def tuple_ids(run: Any, source: str, keys: Sequence[Any]) -> np.ndarray:
 
     The run must have a key index for ``source`` (see :func:`key_indexed`).
     """
-    fences = run.json(INDEX)["keys"][source]
-    wanted = pd.Index(keys).unique()
-    found = _matching(run, f"index/keys/{source}", fences, "key", wanted)
-    by_key = dict(zip(found["key"].tolist(), found["tuple_id"].tolist(), strict=True))
-    return np.array([by_key.get(key, -1) for key in keys], dtype=np.int64)
+    name = f"index/keys/{source}"
+    dtype = np.dtype(run.artifact(name).attrs["dtype"])
+    converted = [_lookup_value(key, dtype) for key in keys]
+    wanted = np.unique(np.array([v for v in converted if v is not None], dtype=dtype))
+    by_key: dict[Any, int] = {}
+    for chunk in _bracketing_chunks(run.json(INDEX)["keys"][source], dtype, wanted):
+        stored, ids = (
+            run.matrix_chunk(name, chunk),
+            run.matrix_chunk(f"index/key_ids/{source}", chunk),
+        )
+        hit = np.isin(stored, wanted) & (ids >= 0)
+        by_key.update(zip(stored[hit].tolist(), ids[hit].tolist(), strict=True))
+    return np.array([by_key.get(value, -1) for value in converted], dtype=np.int64)
 
 
 def key_schema(run: Any, source: str) -> pd.Index | None:
@@ -183,10 +237,14 @@ def drop_row_index(update: Any, split: str) -> None:
 def rows_reached(run: Any, split: str, source: str, ids: np.ndarray) -> np.ndarray:
     """Current positions (sorted) of the rows of ``split`` whose polynomial contains one of
     the tuple ids ``ids`` of ``source`` (see :func:`rows_indexed`)."""
-    fences = run.json(INDEX)["rows"][split][source]
     name = f"index/rows/{split}/{source}"
-    found = _matching(run, name, fences, "tuple_id", np.unique(np.asarray(ids, np.int64)))
-    captured = np.unique(found["row"].to_numpy(dtype=np.int64))
+    wanted = np.unique(np.asarray(ids, dtype=np.int64))
+    fences = run.json(INDEX)["rows"][split][source]
+    found = [np.empty(0, dtype=np.int64)]
+    for chunk in _bracketing_chunks(fences, np.dtype(np.int64), wanted):
+        pairs = run.matrix_chunk(name, chunk)
+        found.append(pairs[np.isin(pairs[:, 0], wanted), 1])
+    captured = np.unique(np.concatenate(found))
     deleted = deleted_rows(run, split)
     captured = captured[~np.isin(captured, deleted)]
     return captured - np.searchsorted(deleted, captured)
@@ -225,26 +283,27 @@ def _capture_positions(current: np.ndarray, deleted: np.ndarray) -> np.ndarray:
 
 
 def forget_keys(update: Any, source: str, keys: Sequence[Any]) -> None:
-    """Blank the key index entries of forgotten tuples (the index holds their keys),
-    rewriting only the chunks that hold them; a fence that was a forgotten key moves to the
-    chunk's first remaining key."""
+    """Blank the key index entries of forgotten tuples (the index holds their keys: each
+    becomes an empty or zero key with tuple id -1), rewriting only the chunks that hold them;
+    a fence that was a forgotten key moves to the chunk's first remaining key."""
     if not key_indexed(update, source):
         return
-    name = f"index/keys/{source}"
+    name, ids_name = f"index/keys/{source}", f"index/key_ids/{source}"
+    dtype = np.dtype(update.artifact(name).attrs["dtype"])
     document = update.json(INDEX)
     fences, starts = document["keys"][source], _chunk_starts(update, name)
-    wanted = pd.Index(keys).unique()
-    chunks = set((pd.Index(fences).searchsorted(wanted, side="right") - 1).tolist()) - {-1}
-    for chunk in sorted(chunks, reverse=True):
-        table = update.table_chunk(name, chunk)
-        held = table["key"].isin(wanted).to_numpy()
+    converted = [_lookup_value(key, dtype) for key in keys]
+    wanted = np.unique(np.array([v for v in converted if v is not None], dtype=dtype))
+    for chunk in reversed(_bracketing_chunks(fences, dtype, wanted)):
+        stored, ids = update.matrix_chunk(name, chunk), update.matrix_chunk(ids_name, chunk)
+        held = np.isin(stored, wanted) & (ids >= 0)
         if not held.any():
             continue
-        blank = table[held].astype({"key": object})
-        blank["key"], blank["tuple_id"] = None, -1
-        update.replace_rows(name, starts[chunk] + np.flatnonzero(held), blank)
-        remaining = table.loc[~held, "key"].dropna()
-        fences[chunk] = _plain(remaining.min()) if len(remaining) else None
+        rows = starts[chunk] + np.flatnonzero(held)
+        update.replace_rows(name, rows, np.zeros(int(held.sum()), dtype=dtype))
+        update.replace_rows(ids_name, rows, np.full(int(held.sum()), -1, dtype=ids.dtype))
+        remaining = stored[~held & (ids >= 0)]
+        fences[chunk] = _plain(remaining[0]) if len(remaining) else None  # the chunk is sorted
     document["keys"][source] = _filled(fences)
     update.put_json(INDEX, document)
 

@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,9 @@ from lester.store._fs import sha256_bytes, sha256_file
 from lester.store.errors import ArtifactKindError, IntegrityError, StoreError, UnknownArtifactError
 from lester.store.manifest import CHUNKED_KINDS, Artifact, FileEntry, Manifest
 
+# Decoded chunks kept per view: an update reads the rows it changes, then rewrites their
+# chunks, and maintenance reads an index chunk more than once.
+CHUNK_CACHE_BYTES = 64 << 20
 
 @dataclass(frozen=True)
 class Chunk:
@@ -84,6 +88,8 @@ class Run:
         self._verify = verify
         self._verified: set[str] = set()
         self._on_missing = on_missing
+        self._cache: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
+        self._cached_bytes = 0
 
     @property
     def run_id(self) -> str:
@@ -224,10 +230,27 @@ class Run:
                 return codec.load(self._checked_path(entry), mmap=True)
             except FileNotFoundError:
                 self._missing(entry)
+        key = (entry.sha256, tuple(read.get("columns") or ()))
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key][0]
         data = self._read(entry)
-        if read:
-            return pq.read_table(pa.BufferReader(data), **read)
-        return codec.decode(data)
+        value = pq.read_table(pa.BufferReader(data), **read) if read else codec.decode(data)
+        if len(data) <= CHUNK_CACHE_BYTES // 8:  # whole big matrices would only churn it
+            self._remember(key, value, len(data))
+        return value
+
+    def _remember(self, key: tuple, value: Any, size: int) -> None:
+        """Cache a decoded chunk (read-only, so that no caller changes what others read);
+        files are content-addressed, so an entry never goes stale."""
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+        elif not isinstance(value, pa.Table):
+            return  # sparse matrices are mutable
+        self._cache[key] = (value, size)
+        self._cached_bytes += size
+        while self._cached_bytes > CHUNK_CACHE_BYTES and self._cache:
+            self._cached_bytes -= self._cache.popitem(last=False)[1][1]
 
     def _rows(self, name: str, kind: str, start: int, stop: int, mmap: bool, **read: Any) -> Any:
         artifact = self.artifact(name, (kind,))
@@ -304,10 +327,13 @@ class Run:
         """
         artifact = self.artifact(name, ("matrix",))
         chunks = self.matrix_chunks(name, mmap)
-        return chunks[0] if len(chunks) == 1 else codec_of(artifact).concat(chunks, artifact.attrs)
+        if len(chunks) == 1:
+            return chunks[0] if mmap else _writable(chunks[0])
+        return codec_of(artifact).concat(chunks, artifact.attrs)
 
     def matrix_chunks(self, name: str, mmap: bool = False) -> list[Any]:
-        """Every chunk of a matrix, in order (``np.memmap`` objects for dense ones if ``mmap``).
+        """Every chunk of a matrix, in order (``np.memmap`` objects for dense ones if ``mmap``;
+        read-only either way).
 
         Examples
         --------
@@ -318,6 +344,17 @@ class Run:
         artifact = self.artifact(name, ("matrix",))
         return [self._chunk(artifact, index, mmap) for index in range(len(artifact.parts))]
 
+    def matrix_chunk(self, name: str, index: int, mmap: bool = False) -> Any:
+        """One chunk of a matrix (read-only: a dense chunk may be shared with later reads).
+
+        Examples
+        --------
+        >>> store.open_run(run_id).matrix_chunk("X", 1)[:, 0].tolist()
+        [2.0, 3.0]
+        """
+        artifact = self.artifact(name, ("matrix",))
+        return self._chunk(artifact, check_chunk(name, artifact, index), mmap)
+
     def matrix_rows(self, name: str, start: int, stop: int, mmap: bool = False) -> Any:
         """Rows ``start`` to ``stop`` of a matrix, reading only the chunks that hold them.
 
@@ -326,7 +363,8 @@ class Run:
         >>> store.open_run(run_id).matrix_rows("X", 1, 3)[:, 0].tolist()
         [1.0, 2.0]
         """
-        return self._rows(name, "matrix", start, stop, mmap)
+        rows = self._rows(name, "matrix", start, stop, mmap)
+        return rows if mmap else _writable(rows)
 
     # -- whole-file artifacts -------------------------------------------------------------
 
@@ -406,6 +444,13 @@ class Run:
         instance = codecs.import_class(module["class"])(**module.get("kwargs", {}))
         instance.load_state_dict(self.torch(name))
         return instance
+
+
+def _writable(data: Any) -> Any:
+    """``data``, copied when it is a read-only (cached) array."""
+    if isinstance(data, np.ndarray) and not data.flags.writeable:
+        return data.copy()
+    return data
 
 
 def codec_of(artifact: Artifact) -> codecs.ChunkCodec:

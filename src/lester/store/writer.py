@@ -67,8 +67,8 @@ MATRIX_CHUNK_ROWS = 8_192
 RUN_LOGS = "logs"
 # Chunks are the unit of rewriting: an update rewrites (and re-hashes) every chunk that holds
 # a changed row, so by default a chunk holds about this many bytes, whatever the row width.
-TARGET_CHUNK_BYTES = 1 << 20
-MIN_CHUNK_ROWS = 256
+TARGET_CHUNK_BYTES = 1 << 17
+MIN_CHUNK_ROWS = 32
 
 
 def default_chunk_rows(data: Any, limit: int) -> int:
@@ -78,7 +78,7 @@ def default_chunk_rows(data: Any, limit: int) -> int:
     Examples
     --------
     >>> default_chunk_rows(np.zeros((10, 775), dtype=np.float32), 8192)
-    338
+    42
     >>> default_chunk_rows(np.zeros(10), 8192)
     8192
     """
@@ -240,7 +240,7 @@ class RunWriter(Run):
 
     def put_table(self, name: str, data: pd.DataFrame, chunk_rows: int | None = None) -> None:
         """Store a DataFrame as Parquet chunks of ``chunk_rows`` rows (the index is dropped);
-        by default about 1 MiB of rows per chunk, at most ``TABLE_CHUNK_ROWS``.
+        by default about 128 KiB of rows per chunk, at most ``TABLE_CHUNK_ROWS``.
 
         Examples
         --------
@@ -254,7 +254,7 @@ class RunWriter(Run):
 
     def put_matrix(self, name: str, data: Any, chunk_rows: int | None = None) -> None:
         """Store a dense array (.npy chunks, dtype kept) or scipy.sparse matrix (.npz chunks),
-        by default about 1 MiB of rows per chunk, at most ``MATRIX_CHUNK_ROWS``.
+        by default about 128 KiB of rows per chunk, at most ``MATRIX_CHUNK_ROWS``.
 
         Examples
         --------
