@@ -38,6 +38,7 @@ from lester.store.manifest import CHUNKED_KINDS, Artifact, FileEntry, Manifest
 # chunks, and maintenance reads an index chunk more than once.
 CHUNK_CACHE_BYTES = 64 << 20
 
+
 @dataclass(frozen=True)
 class Chunk:
     """One chunk of a chunked artifact: rows ``start`` to ``stop`` live in ``file``.
