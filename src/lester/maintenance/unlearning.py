@@ -835,25 +835,45 @@ def _evaluation_mode(net: Any) -> Iterator[None]:
 
 
 def _line_search(loss_at: Callable[[float], float], scale: float) -> float:
-    """The tau of ``{0} | scale * 10**LINE_SEARCH_EXPONENTS`` with the least loss (ascending
-    scan, stopped after two increases past the best), refined on a finer grid around it."""
-    best_tau, best_loss = 0.0, loss_at(0.0)
-    increases = 0
-    for tau in scale * 10.0**LINE_SEARCH_EXPONENTS:
-        loss = loss_at(float(tau))
-        if loss < best_loss:
-            best_tau, best_loss, increases = float(tau), loss, 0
-        else:
-            increases += 1
-            if increases == 2 and best_tau > 0:
-                break
-    if best_tau == 0.0:
-        return 0.0
-    for tau in best_tau * 10.0 ** np.array([-0.5, -0.25, 0.25, 0.5]):
-        loss = loss_at(float(tau))
-        if loss < best_loss:
-            best_tau, best_loss = float(tau), loss
-    return best_tau
+    """The tau of least loss among ``0`` and ``scale * 10**e`` (``e`` in
+    ``LINE_SEARCH_EXPONENTS``), then refined by half and quarter decades around it.
+
+    The loss along the update direction is taken to be unimodal in ``log tau``: the search
+    starts at ``e = 0`` and walks up while the loss falls, or down until it beats the loss
+    at ``tau = 0`` and stops falling, so it evaluates about 8 points rather than every
+    exponent.
+
+    Examples
+    --------
+    >>> round(float(np.log10(_line_search(lambda t: (np.log10(t + 1e-12) - 1.6) ** 2, 1.0))), 2)
+    1.5
+    >>> _line_search(lambda tau: tau, 1.0)
+    0.0
+    """
+    losses: dict[float, float] = {}
+
+    def at(exponent: float) -> float:
+        if exponent not in losses:
+            losses[exponent] = loss_at(float(scale * 10.0**exponent))
+        return losses[exponent]
+
+    lowest, highest = float(LINE_SEARCH_EXPONENTS[0]), float(LINE_SEARCH_EXPONENTS[-1])
+    base = loss_at(0.0)
+    best = 0.0
+    if at(best) < base:
+        while best + 1 <= highest and at(best + 1) < at(best):
+            best += 1
+    else:
+        best = -1.0
+        while best >= lowest and at(best) >= base:
+            best -= 1
+        if best < lowest:
+            return 0.0
+        while best - 1 >= lowest and at(best - 1) < at(best):
+            best -= 1
+    for step in (0.5, 0.25):
+        best = min((best - step, best, best + step), key=at)
+    return float(scale * 10.0**best)
 
 
 def _lissa(network: _Network, data: _TorchData, vector: Any, seed: int) -> Any:

@@ -26,6 +26,7 @@ import itertools
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -254,6 +255,7 @@ class Catalog:
     def __init__(self, path: Path, busy_timeout: float = 60.0) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
+        self._local = threading.local()
         with closing(self._open()) as connection:
             connection.execute("PRAGMA journal_mode=WAL")
             found = connection.execute("PRAGMA user_version").fetchone()[0]
@@ -282,9 +284,30 @@ class Catalog:
         connection.execute("PRAGMA secure_delete=ON")
         return connection
 
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use (an update asks the catalog a dozen
+        questions; opening a connection for each cost more than the questions)."""
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():  # a forked child opens its own
+            local.connection, local.pid = self._open(), os.getpid()
+        return local.connection
+
+    def close(self) -> None:
+        """Close this thread's connection (the next use opens a new one).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> catalog = Catalog(pathlib.Path(tempfile.mkdtemp()) / "c.sqlite"); catalog.close()
+        """
+        connection = getattr(self._local, "connection", None)
+        if connection is not None and getattr(self._local, "pid", None) == os.getpid():
+            connection.close()
+        self._local.pid = None
+
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection for reads (autocommit), closed afterwards.
+        """A connection for reads (autocommit): this thread's, kept open.
 
         Examples
         --------
@@ -293,8 +316,7 @@ class Catalog:
         ...     c.execute("SELECT count(*) FROM runs").fetchone()
         (0,)
         """
-        with closing(self._open()) as connection:
-            yield connection
+        yield self._connection()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -675,7 +697,10 @@ class Catalog:
         with self.connect() as connection:
             # Best effort: never wait long for readers; a later checkpoint finishes the job.
             connection.execute("PRAGMA busy_timeout=1000")
-            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            try:
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                connection.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
 
 
 _RUN_QUERY = (
