@@ -123,3 +123,18 @@ def test_forgotten_keys_leave_the_key_index_and_its_fences(tmp_path, seed):
     assert index.tuple_ids(run, "a", keys["a"]).tolist() == expected
     assert not forgotten & set(json.dumps(run.json("index")).split('"'))
     assert scan_files(store.root, sorted(forgotten)).clean
+
+
+def test_non_ascii_keys_are_found_and_keys_of_mixed_kinds_get_no_index(tmp_path):
+    sources = {
+        "a": SourceInfo("a", "id", pd.Index(["ö3", "ä1", "b2"])),
+        "n": SourceInfo("n", "id", pd.Index([7, 3, 5])),
+        "mixed": SourceInfo("mixed", "id", pd.Index(["x", 1], dtype=object)),
+    }
+    store = Store(tmp_path / "store")
+    with store.new_run("p") as new:
+        index.write_indexes(new, {}, sources)
+    run = store.open_run(new.run_id)
+    assert index.key_indexed(run, "a") and not index.key_indexed(run, "mixed")
+    assert index.tuple_ids(run, "a", ["ä1", "ö3", "ö", "ö3x", 3]).tolist() == [1, 0, -1, -1, -1]
+    assert index.tuple_ids(run, "n", [5, "5", 5.5, 7.0]).tolist() == [2, -1, -1, 0]

@@ -3,8 +3,8 @@
 Sorted, chunked numpy arrays (one ``.npy`` per chunk: no decoding, cheap to verify) and a
 small JSON document of chunk fences:
 
-- ``index/keys/<source>`` and ``index/key_ids/<source>``: the source's primary keys, sorted
-  (numbers as they are, strings as UTF-8 bytes), and the tuple id of each;
+- ``index/keys/<source>``: ``(key, tuple_id)`` records sorted by the source's primary key
+  (numbers as they are, strings as UTF-8 bytes);
 - ``index/rows/<split>/<source>``: ``(tuple_id, row)`` pairs sorted by tuple id: which rows of
   a split (positions at capture time) a source tuple reaches;
 - ``index``: the first key / tuple id of every chunk of those arrays, and each split's row
@@ -44,7 +44,7 @@ from lester.provenance import Provenance
 
 INDEX = "index"
 # Bumped when the layout changes; runs with another format are answered without the index.
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 # Small chunks: a lookup of k scattered keys reads about k chunks, whatever the data size.
 INDEX_CHUNK_ROWS = 2048
 
@@ -57,7 +57,8 @@ def write_indexes(writer: Any, provenance: Mapping[str, Provenance], sources: An
     index (maintenance then reads its provenance table).
     """
     document: dict[str, Any] = {
-        "format": INDEX_FORMAT, "keys": {}, "rows": {}, "captured_rows": {}, "key_dtypes": {}
+        "format": INDEX_FORMAT, "keys": {}, "rows": {}, "captured_rows": {}, "key_dtypes": {},
+        "key_arrays": {},
     }  # fmt: skip
     for name, info in sources.items():
         keys = None if info.primary_key is None else sortable_keys(info.keys)
@@ -65,9 +66,10 @@ def write_indexes(writer: Any, provenance: Mapping[str, Provenance], sources: An
             continue  # no key column (the tuple id is the row number), or keys of mixed kinds
         document["key_dtypes"][name] = [info.primary_key, str(pd.Index(info.keys).dtype)]
         order = np.argsort(keys, kind="stable")
-        document["keys"][name] = _put_chunked(
-            writer, {f"index/keys/{name}": keys[order], f"index/key_ids/{name}": order}, keys[order]
-        )
+        records = np.empty(len(keys), dtype=[("key", keys.dtype), ("tuple_id", np.int64)])
+        records["key"], records["tuple_id"] = keys[order], order
+        document["key_arrays"][name] = keys.dtype.str
+        document["keys"][name] = _put_chunked(writer, f"index/keys/{name}", records, records["key"])
     for split, polynomials in provenance.items():
         if polynomials.owner is not None:
             continue
@@ -76,7 +78,7 @@ def write_indexes(writer: Any, provenance: Mapping[str, Provenance], sources: An
         for source in polynomials.sources:
             pairs = _reached(polynomials, source)
             name = f"index/rows/{split}/{source}"
-            document["rows"][split][source] = _put_chunked(writer, {name: pairs}, pairs[:, 0])
+            document["rows"][split][source] = _put_chunked(writer, name, pairs, pairs[:, 0])
     writer.put_json(INDEX, document)
 
 
@@ -114,14 +116,13 @@ def _reached(polynomials: Provenance, source: str) -> np.ndarray:
     return np.unique(np.stack([ids, rows], axis=1)[ids >= 0], axis=0)
 
 
-def _put_chunked(writer: Any, arrays: dict[str, np.ndarray], sorted_by: np.ndarray) -> list:
-    """Store ``arrays`` (of one length) in chunks of the same rows; return the fences: the
-    first value of ``sorted_by`` in every chunk."""
+def _put_chunked(writer: Any, name: str, array: np.ndarray, sorted_by: np.ndarray) -> list:
+    """Store ``array`` in chunks; return the fences: the first value of ``sorted_by`` (the
+    column it is sorted by) in every chunk."""
     from lester.store.writer import TABLE_CHUNK_ROWS, default_chunk_rows
 
-    rows = min(INDEX_CHUNK_ROWS, default_chunk_rows(next(iter(arrays.values())), TABLE_CHUNK_ROWS))
-    for name, array in arrays.items():
-        writer.put_matrix(name, array, chunk_rows=rows)
+    rows = min(INDEX_CHUNK_ROWS, default_chunk_rows(array, TABLE_CHUNK_ROWS))
+    writer.put_matrix(name, array, chunk_rows=rows)
     return [_plain(value) for value in sorted_by[::rows]]
 
 
@@ -185,19 +186,23 @@ def tuple_ids(run: Any, source: str, keys: Sequence[Any]) -> np.ndarray:
 
     The run must have a key index for ``source`` (see :func:`key_indexed`).
     """
-    name = f"index/keys/{source}"
-    dtype = np.dtype(run.artifact(name).attrs["dtype"])
+    document = run.json(INDEX)
+    dtype = np.dtype(document["key_arrays"][source])
     converted = [_lookup_value(key, dtype) for key in keys]
     wanted = np.unique(np.array([v for v in converted if v is not None], dtype=dtype))
     by_key: dict[Any, int] = {}
-    for chunk in _bracketing_chunks(run.json(INDEX)["keys"][source], dtype, wanted):
-        stored, ids = (
-            run.matrix_chunk(name, chunk),
-            run.matrix_chunk(f"index/key_ids/{source}", chunk),
-        )
-        hit = np.isin(stored, wanted) & (ids >= 0)
-        by_key.update(zip(stored[hit].tolist(), ids[hit].tolist(), strict=True))
+    for chunk in _bracketing_chunks(document["keys"][source], dtype, wanted):
+        hit = _sorted_hits(run.matrix_chunk(f"index/keys/{source}", chunk), wanted)
+        by_key.update(zip(hit["key"].tolist(), hit["tuple_id"].tolist(), strict=True))
     return np.array([by_key.get(value, -1) for value in converted], dtype=np.int64)
+
+
+def _sorted_hits(records: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The records (sorted by key) whose key is one of ``wanted``."""
+    if not len(records):
+        return records
+    at = np.minimum(np.searchsorted(records["key"], wanted), len(records) - 1)
+    return records[np.unique(at[records["key"][at] == wanted])]
 
 
 def key_schema(run: Any, source: str) -> pd.Index | None:
@@ -283,37 +288,28 @@ def _capture_positions(current: np.ndarray, deleted: np.ndarray) -> np.ndarray:
 
 
 def forget_keys(update: Any, source: str, keys: Sequence[Any]) -> None:
-    """Blank the key index entries of forgotten tuples (the index holds their keys: each
-    becomes an empty or zero key with tuple id -1), rewriting only the chunks that hold them;
-    a fence that was a forgotten key moves to the chunk's first remaining key."""
+    """Delete the key index entries of forgotten tuples (the index holds their keys),
+    rewriting only the chunks that hold them; the index stays sorted, a fence that was a
+    forgotten key moves to the chunk's first remaining key, an emptied chunk goes."""
     if not key_indexed(update, source):
         return
-    name, ids_name = f"index/keys/{source}", f"index/key_ids/{source}"
-    dtype = np.dtype(update.artifact(name).attrs["dtype"])
+    name = f"index/keys/{source}"
     document = update.json(INDEX)
+    dtype = np.dtype(document["key_arrays"][source])
     fences, starts = document["keys"][source], _chunk_starts(update, name)
     converted = [_lookup_value(key, dtype) for key in keys]
     wanted = np.unique(np.array([v for v in converted if v is not None], dtype=dtype))
-    for chunk in reversed(_bracketing_chunks(fences, dtype, wanted)):
-        stored, ids = update.matrix_chunk(name, chunk), update.matrix_chunk(ids_name, chunk)
-        held = np.isin(stored, wanted) & (ids >= 0)
-        if not held.any():
-            continue
-        rows = starts[chunk] + np.flatnonzero(held)
-        update.replace_rows(name, rows, np.zeros(int(held.sum()), dtype=dtype))
-        update.replace_rows(ids_name, rows, np.full(int(held.sum()), -1, dtype=ids.dtype))
-        remaining = stored[~held & (ids >= 0)]
-        fences[chunk] = _plain(remaining[0]) if len(remaining) else None  # the chunk is sorted
-    document["keys"][source] = _filled(fences)
+    gone: list[np.ndarray] = []
+    for chunk in _bracketing_chunks(fences, dtype, wanted):
+        records = update.matrix_chunk(name, chunk)
+        held = np.isin(records["key"], wanted)
+        if held.any():
+            gone.append(starts[chunk] + np.flatnonzero(held))
+            remaining = records["key"][~held]
+            fences[chunk] = _plain(remaining[0]) if len(remaining) else None
+    if not gone:
+        return
+    update.delete_rows(name, np.concatenate(gone))
+    # delete_rows drops emptied chunks (all but a last remaining one): so do the fences.
+    document["keys"][source] = [fence for fence in fences if fence is not None]
     update.put_json(INDEX, document)
-
-
-def _filled(fences: list) -> list:
-    """Fences of emptied chunks: the next chunk's fence (the empty chunk is read in vain,
-    never skipped wrongly); emptied last chunks get none (nothing can be found there)."""
-    while fences and fences[-1] is None:
-        fences = fences[:-1]
-    for chunk in range(len(fences) - 2, -1, -1):
-        if fences[chunk] is None:
-            fences[chunk] = fences[chunk + 1]
-    return fences
