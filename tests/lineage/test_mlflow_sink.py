@@ -92,7 +92,7 @@ def test_run_and_update_are_logged_and_the_update_overwrites_the_artifacts(
     assert files_holding(artifacts, title) == []
     new = store.open_run(record.run_id).table("train/data")
     logged_data = pd.concat(
-        [pd.read_parquet(p) for p in sorted((artifacts / "train" / "data").iterdir())],
+        [pd.read_feather(p) for p in sorted((artifacts / "train" / "data").iterdir())],
         ignore_index=True,
     )
     pd.testing.assert_frame_equal(logged_data, new)

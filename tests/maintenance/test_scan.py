@@ -32,6 +32,30 @@ def test_finds_a_value_inside_compressed_parquet(tmp_path):
     assert scan_files(tmp_path, [SECRET]).found == [("data.parquet", 0)]
 
 
+def test_arrow_chunks_are_searched_raw_and_a_hit_across_two_cells_is_no_hit(tmp_path):
+    """The store's tables are uncompressed Arrow IPC: strings sit back to back in one buffer,
+    so a raw hit must be confirmed cell by cell; elsewhere in the file (the schema, pandas
+    metadata, a dictionary) a raw hit counts."""
+    split = len(SECRET) // 2
+    across = pd.DataFrame({"title": [f"x {SECRET[:split]}", f"{SECRET[split:]} y", "z"]})
+    assert SECRET.encode() in _arrow_bytes(across)  # the raw bytes hold it, no cell does
+    (tmp_path / "across.arrow").write_bytes(_arrow_bytes(across))
+    (tmp_path / "cell.arrow").write_bytes(_arrow_bytes(pd.DataFrame({"t": [f"a {SECRET} b"]})))
+    named = pd.DataFrame({SECRET: [1, 2]})  # a one-hot feature name, say
+    (tmp_path / "schema.arrow").write_bytes(_arrow_bytes(named))
+    category = pd.DataFrame({"c": pd.Categorical(["ok", SECRET, "ok"])})
+    (tmp_path / "dictionary.arrow").write_bytes(_arrow_bytes(category))
+    assert sorted(scan_files(tmp_path, [SECRET]).found) == [
+        ("cell.arrow", 0), ("dictionary.arrow", 0), ("schema.arrow", 0)
+    ]  # fmt: skip
+
+
+def _arrow_bytes(frame: pd.DataFrame) -> bytes:
+    from lester.store.codecs import TABLE
+
+    return TABLE.encode(TABLE.prepare(frame)[0])
+
+
 def test_finds_a_value_inside_a_zip_archive(tmp_path):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

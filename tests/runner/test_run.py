@@ -129,11 +129,11 @@ def test_catalog_is_a_sqlite_database(captured):
 @pytest.mark.parametrize(
     ("artifact", "extension"),
     [
-        ("train/data", "parquet"),
-        ("test/data", "parquet"),
-        ("train/provenance", "parquet"),
-        ("test/provenance", "parquet"),
-        ("sources/customers/keys", "parquet"),
+        ("train/data", "arrow"),
+        ("test/data", "arrow"),
+        ("train/provenance", "arrow"),
+        ("test/provenance", "arrow"),
+        ("sources/customers/keys", "arrow"),
         ("train/X", "npy"),
         ("test/X", "npy"),
         ("train/y", "npy"),

@@ -4,6 +4,8 @@ Every file under the store root is read: run objects, manifests, the SQLite cata
 write-ahead log, locks, temporary files. Raw bytes are searched for each value's UTF-8
 encoding; compressed containers are searched after decoding too (Parquet string columns,
 the members of skops zip files), since compression would hide a value from a raw search.
+Uncompressed Arrow IPC chunks (the store's tables) hold their strings as they are; a raw
+hit there is confirmed cell by cell, since it may span two adjacent values.
 
 Values shorter than ``MIN_LENGTH`` characters (e.g. a country code) also occur by chance
 and in rows that were never forgotten; they are reported as not checkable, not as found.
@@ -30,6 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 MIN_LENGTH = 6
+ARROW_MAGIC = b"ARROW1"
 
 
 @dataclass
@@ -73,12 +76,19 @@ def scan_files(root: str | Path, values: list[str]) -> ScanResult:
             continue  # a file removed while scanning (a temporary file) holds nothing any more
         result.files += 1
         result.bytes += len(content)
-        texts = [(content, None), *_decoded(path, content)]
         name = str(path.relative_to(root))
-        for index, needle in needles:
-            if any(_holds(text, cells, needle) for text, cells in texts):
-                result.found.append((name, index))
+        result.found += [(name, index) for index in _found_in(path, content, needles)]
     return result
+
+
+def _found_in(path: Path, content: bytes, needles: list[tuple[int, bytes]]) -> list[int]:
+    """The indices of the needles that ``content`` holds."""
+    if content[:6] == ARROW_MAGIC:  # decoded only when a raw search hits
+        raw = [(index, needle) for index, needle in needles if needle in content]
+        texts = (_arrow_texts(content) or [(content, None)]) if raw else []
+    else:
+        raw, texts = needles, [(content, None), *_decoded(path, content)]
+    return [i for i, needle in raw if any(_holds(text, cells, needle) for text, cells in texts)]
 
 
 def _holds(text: bytes, cells: pa.Array | None, needle: bytes) -> bool:
@@ -90,6 +100,37 @@ def _holds(text: bytes, cells: pa.Array | None, needle: bytes) -> bool:
         return True
     pattern = needle.decode("utf-8")
     return bool(pc.any(pc.match_substring(cells, pattern)).as_py())
+
+
+def _arrow_texts(content: bytes) -> list[tuple[bytes, pa.Array | None]]:
+    """For an Arrow IPC file: its bytes without the string data buffers (searched raw), and
+    each string column's data buffer with its cells (searched cell by cell); ``[]`` for
+    other files."""
+    if content[:6] != ARROW_MAGIC:
+        return []
+    buffer = pa.py_buffer(content)
+    try:
+        table = pa.ipc.open_file(buffer).read_all()  # zero-copy: buffers point into content
+    except (pa.ArrowInvalid, OSError):
+        return []
+    rest, texts = bytearray(content), []
+    for column in table.columns:
+        for cells in column.chunks:
+            if pa.types.is_dictionary(cells.type):
+                cells = cells.dictionary
+            data = cells.buffers()[2] if _is_string(cells.type) else None
+            if data is None or not data.size:
+                continue
+            start = data.address - buffer.address
+            if not 0 <= start <= len(content) - data.size:
+                return []  # not zero-copy (a compressed file): search it whole
+            rest[start : start + data.size] = bytes(data.size)
+            texts.append((data.to_pybytes(), cells))
+    return [(bytes(rest), None), *texts]
+
+
+def _is_string(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
 def _decoded(path: Path, content: bytes) -> list[tuple[bytes, pa.Array | None]]:

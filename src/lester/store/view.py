@@ -26,7 +26,6 @@ from typing import Any, NoReturn
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from lester.errors import describe_names
 from lester.store import codecs
@@ -236,7 +235,7 @@ class Run:
             self._cache.move_to_end(key)
             return self._cache[key][0]
         data = self._read(entry)
-        value = pq.read_table(pa.BufferReader(data), **read) if read else codec.decode(data)
+        value = codec.decode(data, **read) if read else codec.decode(data)
         if len(data) <= CHUNK_CACHE_BYTES // 8:  # whole big matrices would only churn it
             self._remember(key, value, len(data))
         return value
@@ -460,7 +459,7 @@ def codec_of(artifact: Artifact) -> codecs.ChunkCodec:
     Examples
     --------
     >>> codec_of(Artifact("table", [])).ext
-    'parquet'
+    'arrow'
     """
     return codecs.TABLE if artifact.kind == "table" else codecs.matrix_codec(artifact.attrs)
 
