@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -87,12 +88,17 @@ def test_written_files_are_complete_and_checksummed(store: Store) -> None:
     run_id = _run_with_matrix(store)
     manifest = json.loads((store.run_path(run_id) / "manifest.v000001.json").read_text())
     assert manifest["version"] == 1 and manifest["parent_version"] is None
-    assert set(manifest) >= {"version", "files", "created", "parent_version", "note"}
-    assert run_files(store, run_id) == {"manifest.v000001.json"} | {
-        entry["path"] for entry in manifest["files"].values()
-    }
-    for entry in manifest["files"].values():
-        assert entry["size"] == (store.run_path(run_id) / entry["path"]).stat().st_size
+    assert set(manifest) >= {"version", "artifacts", "created", "parent_version", "note"}
+    objects = []  # (path, sha256, size) from the manifest's parallel arrays
+    for artifact in manifest["artifacts"].values():
+        exts = artifact["ext"]
+        exts = [exts] * len(artifact["sha256"]) if isinstance(exts, str) else exts
+        for digest, size, ext in zip(artifact["sha256"], artifact["size"], exts, strict=True):
+            objects.append((f"objects/{digest[:2]}/{digest}.{ext}", digest, size))
+    assert run_files(store, run_id) == {"manifest.v000001.json"} | {p for p, _, _ in objects}
+    for path, digest, size in objects:
+        content = (store.run_path(run_id) / path).read_bytes()
+        assert len(content) == size and hashlib.sha256(content).hexdigest() == digest
 
 
 def test_root_under_a_regular_file_is_a_store_error_and_creates_nothing(tmp_path: Path) -> None:
@@ -131,3 +137,19 @@ def test_default_root_is_dot_lester_in_the_working_directory(
 def test_invalid_pipeline_name_is_refused(store: Store) -> None:
     with pytest.raises(StoreError, match="invalid pipeline name"):
         store.new_run("../evil")
+
+
+def test_manifests_of_format_1_are_still_read() -> None:
+    """Stores written before the compact manifest (a ``files`` map of entries) stay readable."""
+    from lester.store.manifest import Manifest
+
+    entry = {"path": "objects/ab/abcd.npy", "sha256": "abcd", "size": 7}
+    old = {
+        "format": 1, "run_id": "r", "version": 2, "parent_version": 1, "created": "t",
+        "note": "n", "files": {"X#00000": entry},
+        "artifacts": {"X": {"kind": "matrix", "files": ["X#00000"], "rows": [3], "attrs": {}}},
+    }  # fmt: skip
+    manifest = Manifest.from_bytes(json.dumps(old).encode())
+    assert manifest.artifacts["X"].parts[0] == ("objects/ab/abcd.npy", "abcd", 7)
+    again = json.loads(manifest.to_bytes())
+    assert again["format"] == 2 and again["artifacts"]["X"]["sha256"] == ["abcd"]

@@ -2,14 +2,17 @@
 
 A manifest is a JSON document::
 
-    {"format": 1, "run_id": ..., "version": 2, "parent_version": 1, "created": ..., "note": ...,
-     "files": {"train/X#00000": {"path": "objects/3f/3f...npy", "sha256": ..., "size": ...}, ...},
-     "artifacts": {"train/X": {"kind": "matrix", "files": ["train/X#00000", ...],
-                               "rows": [8192, 8187, ...], "attrs": {"dtype": "float32", ...}}}}
+    {"format": 2, "run_id": ..., "version": 2, "parent_version": 1, "created": ..., "note": ...,
+     "artifacts": {"train/X": {"kind": "matrix", "sha256": ["3f...", ...], "size": [...],
+                               "ext": "npy", "rows": [8192, 8187, ...],
+                               "attrs": {"dtype": "float32", ...}}}}
 
-``files`` maps logical file names to content-addressed objects (paths relative to the run
-folder); ``artifacts`` groups them. Chunked artifacts (tables, matrices) list rows per chunk,
-which is the chunk table: chunk ``i`` holds rows ``sum(rows[:i])`` to ``sum(rows[:i+1])``.
+Each artifact lists its content-addressed objects in order, as parallel arrays (a run has
+thousands of chunks: arrays of strings and numbers are what ``json`` reads and writes
+fastest); an object's path relative to the run folder is ``objects/<sha[:2]>/<sha>.<ext>``
+(``ext`` is one string, or one per object). Chunked artifacts (tables, matrices) list rows
+per chunk, which is the chunk table: chunk ``i`` holds rows ``sum(rows[:i])`` to
+``sum(rows[:i+1])``. Manifests of format 1 (a ``files`` map of entries) are still read.
 
 Examples
 --------
@@ -25,19 +28,19 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from lester.store.errors import StoreError
 
-FORMAT = 1
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
 CHUNKED_KINDS = ("table", "matrix")
 TORCH_PARTS = ("weights", "spec")
 
 
-@dataclass(frozen=True)
-class FileEntry:
+class FileEntry(NamedTuple):
     """One immutable stored file: path relative to the run folder, sha256 and size in bytes.
 
     Examples
@@ -152,7 +155,18 @@ class Manifest:
         >>> sorted(Manifest("r", 1, None, "t", "", {}).paths())
         ['manifest.v000001.json']
         """
-        return {part.path for part in self.files().values()} | {self.file_name()}
+        return {part.path for part in self.parts()} | {self.file_name()}
+
+    def parts(self) -> list[FileEntry]:
+        """Every file of this version, artifact by artifact.
+
+        Examples
+        --------
+        >>> artifacts = {"a": Artifact("json", [FileEntry("p", "s", 1)])}
+        >>> Manifest("r", 1, None, "t", "", artifacts).parts()
+        [FileEntry(path='p', sha256='s', size=1)]
+        """
+        return [part for artifact in self.artifacts.values() for part in artifact.parts]
 
     def successor(self, created: str, note: str) -> Manifest:
         """A deep copy to be edited into version ``version + 1``.
@@ -180,23 +194,13 @@ class Manifest:
 
         Examples
         --------
-        >>> b'"version": 1' in Manifest("r", 1, None, "t", "", {}).to_bytes()
+        >>> b'"version": 2' in Manifest("r", 2, 1, "t", "", {}).to_bytes()
         True
         """
         # No indent: only then does json use its C encoder (a run has thousands of chunks).
         return json.dumps(self._to_json(), sort_keys=True).encode()
 
     def _to_json(self) -> dict[str, Any]:
-        files = {key: vars(part) for key, part in self.files().items()}
-        artifacts = {
-            name: {
-                "kind": artifact.kind,
-                "files": artifact.file_names(name),
-                "rows": artifact.rows,
-                "attrs": artifact.attrs,
-            }
-            for name, artifact in self.artifacts.items()
-        }
         return {
             "format": FORMAT,
             "run_id": self.run_id,
@@ -204,8 +208,7 @@ class Manifest:
             "parent_version": self.parent_version,
             "created": self.created,
             "note": self.note,
-            "files": files,
-            "artifacts": artifacts,
+            "artifacts": {name: _artifact_json(a) for name, a in self.artifacts.items()},
         }
 
     @classmethod
@@ -218,23 +221,60 @@ class Manifest:
         2
         """
         document = json.loads(data)
-        if document.get("format") != FORMAT:
+        if document.get("format") not in READABLE_FORMATS:
             raise StoreError(f"unsupported manifest format {document.get('format')!r}")
-        files = {key: FileEntry(**entry) for key, entry in document["files"].items()}
-        artifacts = {
-            name: Artifact(
-                entry["kind"], [files[key] for key in entry["files"]], entry["rows"], entry["attrs"]
-            )
-            for name, entry in document["artifacts"].items()
-        }
+        read = _read_artifact if document["format"] == 2 else _artifact_reader_v1(document)
         return cls(
             document["run_id"],
             document["version"],
             document["parent_version"],
             document["created"],
             document["note"],
-            artifacts,
+            {name: read(entry) for name, entry in document["artifacts"].items()},
         )
+
+
+def _artifact_json(artifact: Artifact) -> dict[str, Any]:
+    exts = [part.path.rsplit(".", 1)[-1] for part in artifact.parts]
+    for part, ext in zip(artifact.parts, exts, strict=True):
+        if part.path != object_path(part.sha256, ext):
+            raise StoreError(f"file {part.path!r} is not a content-addressed object")
+    return {
+        "kind": artifact.kind,
+        "sha256": [part.sha256 for part in artifact.parts],
+        "size": [part.size for part in artifact.parts],
+        "ext": exts[0] if len(set(exts)) == 1 else exts,
+        "rows": artifact.rows,
+        "attrs": artifact.attrs,
+    }
+
+
+def _read_artifact(entry: dict[str, Any]) -> Artifact:
+    digests, sizes, ext = entry["sha256"], entry["size"], entry["ext"]
+    exts = [ext] * len(digests) if isinstance(ext, str) else ext
+    parts = [
+        FileEntry(object_path(digest, kind), digest, size)
+        for digest, size, kind in zip(digests, sizes, exts, strict=True)
+    ]
+    return Artifact(entry["kind"], parts, entry["rows"], entry["attrs"])
+
+
+def _artifact_reader_v1(document: dict[str, Any]) -> Any:
+    files = {key: FileEntry(**entry) for key, entry in document["files"].items()}
+    return lambda entry: Artifact(
+        entry["kind"], [files[key] for key in entry["files"]], entry["rows"], entry["attrs"]
+    )
+
+
+def object_path(sha256: str, ext: str) -> str:
+    """The path of a content-addressed object, relative to the run folder.
+
+    Examples
+    --------
+    >>> object_path("3fa1", "npy")
+    'objects/3f/3fa1.npy'
+    """
+    return f"objects/{sha256[:2]}/{sha256}.{ext}"
 
 
 def manifest_file_name(version: int) -> str:

@@ -51,7 +51,7 @@ from lester.store.catalog import (
     check_lineage,
 )
 from lester.store.errors import StoreError
-from lester.store.manifest import CHUNKED_KINDS, Artifact, FileEntry, Manifest
+from lester.store.manifest import CHUNKED_KINDS, Artifact, FileEntry, Manifest, object_path
 from lester.store.view import Run, check_chunk, check_positions, codec_of, locate
 
 if TYPE_CHECKING:
@@ -205,7 +205,7 @@ class RunWriter(Run):
     def _put_object(self, data: bytes, ext: str) -> FileEntry:
         self._check_open()
         digest = sha256_bytes(data)
-        entry = FileEntry(f"objects/{digest[:2]}/{digest}.{ext}", digest, len(data))
+        entry = FileEntry(object_path(digest, ext), digest, len(data))
         path = self.path / entry.path
         # Same name means same content: reuse it unless a crash left it short.
         if not (path.is_file() and path.stat().st_size == len(data)):
@@ -552,7 +552,7 @@ class NewRun(RunWriter):
         return sha256_bytes(data)
 
     def _entry(self, manifest_sha256: str) -> CatalogEntry:
-        files = self.manifest.files().values()
+        files = self.manifest.parts()
         record = RunRecord(
             self.run_id,
             self.pipeline,
@@ -666,7 +666,7 @@ class RunUpdate(RunWriter):
         write_atomic(self.path / self.manifest.file_name(), data)
         fsync_dir(self.path)
         crash_point("update:manifest")
-        files = self.manifest.files().values()
+        files = self.manifest.parts()
         version = VersionRecord(
             self.run_id,
             self.manifest.version,
