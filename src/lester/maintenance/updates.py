@@ -240,7 +240,7 @@ def _training_rows(run: Any, affected: np.ndarray, options: UpdateOptions) -> np
     n_rows = run.n_rows("train/y")
     if n_rows <= 2 * RETAINED_SAMPLE + len(affected):
         return None
-    sizes = np.array([chunk.rows for chunk in run.chunks("train/X")], dtype=np.int64)
+    sizes = np.asarray(run.artifact("train/X").rows, dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(sizes)])
     order = np.random.default_rng(len(affected) + n_rows).permutation(len(sizes))
     needed = int(np.searchsorted(np.cumsum(sizes[order]), RETAINED_SAMPLE)) + 1

@@ -127,8 +127,7 @@ def _put_chunked(writer: Any, name: str, array: np.ndarray, sorted_by: np.ndarra
 
 
 def _chunk_starts(run: Any, name: str) -> list[int]:
-    sizes = [chunk.rows for chunk in run.chunks(name)]
-    return [int(start) for start in np.cumsum([0, *sizes[:-1]])] if sizes else []
+    return run.artifact(name).offsets()[:-1].tolist()
 
 
 def _plain(value: Any) -> Any:

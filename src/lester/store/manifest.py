@@ -235,15 +235,19 @@ class Manifest:
 
 
 def _artifact_json(artifact: Artifact) -> dict[str, Any]:
-    exts = [part.path.rsplit(".", 1)[-1] for part in artifact.parts]
-    for part, ext in zip(artifact.parts, exts, strict=True):
-        if part.path != object_path(part.sha256, ext):
-            raise StoreError(f"file {part.path!r} is not a content-addressed object")
+    # Every part is an object (``object_path``): only its sha256, size and extension are kept.
+    parts = artifact.parts
+    first = parts[0].path.rsplit(".", 1)[1] if parts else ""
+    suffix = f".{first}"
+    if all(part.path.endswith(suffix) for part in parts):
+        ext: str | list[str] = first
+    else:
+        ext = [part.path.rsplit(".", 1)[1] for part in parts]
     return {
         "kind": artifact.kind,
-        "sha256": [part.sha256 for part in artifact.parts],
-        "size": [part.size for part in artifact.parts],
-        "ext": exts[0] if len(set(exts)) == 1 else exts,
+        "sha256": [part.sha256 for part in parts],
+        "size": [part.size for part in parts],
+        "ext": ext,
         "rows": artifact.rows,
         "attrs": artifact.attrs,
     }
@@ -252,8 +256,8 @@ def _artifact_json(artifact: Artifact) -> dict[str, Any]:
 def _read_artifact(entry: dict[str, Any]) -> Artifact:
     digests, sizes, ext = entry["sha256"], entry["size"], entry["ext"]
     exts = [ext] * len(digests) if isinstance(ext, str) else ext
-    parts = [
-        FileEntry(object_path(digest, kind), digest, size)
+    parts = [  # object_path, inlined: a run has thousands of parts
+        FileEntry(f"objects/{digest[:2]}/{digest}.{kind}", digest, size)
         for digest, size, kind in zip(digests, sizes, exts, strict=True)
     ]
     return Artifact(entry["kind"], parts, entry["rows"], entry["attrs"])
