@@ -7,8 +7,9 @@ distance an *ideal* Newton update explains: ``theta - (G + wd I)^-1 g`` with ``g
 of the retained objective at the original parameters and ``G`` the Gauss-Newton matrix,
 solved by conjugate gradients with ``G`` from all retained rows (``full``) or from 1,024 of
 them (``sample``, as many as maintenance reads; ``g`` still comes from all rows, which
-maintenance could only afford if the runner stored the original's gradient at capture time). A ratio near 1 means the retrain's distance is optimisation noise,
-not the data change, and no update can follow it.
+maintenance could only afford if the runner stored the original's gradient at capture time).
+A ratio near 1 means the retrain's distance is optimisation noise, not the data change, and
+no update can follow it.
 
 Training is full-batch L-BFGS (deterministic, no batch order) with an L2 penalty ``wd`` in
 float32 (``--dtype float64`` for the ceiling), on the data of
