@@ -309,8 +309,7 @@ def describe_update(
 
 def artifact_files(run: Any) -> dict[str, list[str]]:
     """Each artifact of a run version with the sha256 of its files (to tell what changed)."""
-    return {name: [part.sha256 for part in artifact.parts]
-            for name, artifact in run.manifest.artifacts.items()}  # fmt: skip
+    return {name: list(artifact.parts.sha256) for name, artifact in run.manifest.artifacts.items()}
 
 
 def describe_update_done(description: RunDescription, store: Any, status: Any) -> RunDescription:

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 
@@ -54,6 +55,89 @@ class FileEntry(NamedTuple):
     size: int
 
 
+class Parts(MutableSequence[FileEntry]):
+    """The files of an artifact in order, kept as parallel lists of sha256, size and
+    extension (a path is ``object_path(sha256, ext)``): copying, reading and writing a run
+    of thousands of chunks costs list operations, not one object per chunk.
+
+    Examples
+    --------
+    >>> parts = Parts([FileEntry("objects/ab/ab.npy", "ab", 3)])
+    >>> parts.append(FileEntry("objects/cd/cd.npy", "cd", 4)); parts[1], len(parts)
+    (FileEntry(path='objects/cd/cd.npy', sha256='cd', size=4), 2)
+    >>> parts.sha256, parts.size
+    (['ab', 'cd'], [3, 4])
+    """
+
+    __slots__ = ("ext", "sha256", "size")
+
+    def __init__(self, entries: Iterable[FileEntry] = ()) -> None:
+        self.sha256: list[str] = []
+        self.size: list[int] = []
+        self.ext: list[str] = []
+        for entry in entries:
+            self.append(entry)
+
+    @classmethod
+    def of(cls, sha256: list[str], size: list[int], ext: list[str]) -> Parts:
+        """Parts from the parallel lists themselves (not copied)."""
+        parts = cls()
+        parts.sha256, parts.size, parts.ext = sha256, size, ext
+        return parts
+
+    def copy(self) -> Parts:
+        """A copy (of the lists: entries are immutable)."""
+        return Parts.of(list(self.sha256), list(self.size), list(self.ext))
+
+    def _entry(self, index: int) -> FileEntry:
+        digest = self.sha256[index]
+        return FileEntry(object_path(digest, self.ext[index]), digest, self.size[index])
+
+    @overload
+    def __getitem__(self, index: int) -> FileEntry: ...
+    @overload
+    def __getitem__(self, index: slice) -> Parts: ...
+    def __getitem__(self, index: int | slice) -> FileEntry | Parts:
+        if isinstance(index, slice):
+            return Parts.of(self.sha256[index], self.size[index], self.ext[index])
+        return self._entry(index)
+
+    def __setitem__(self, index: Any, entry: Any) -> None:
+        if isinstance(index, slice):
+            raise TypeError("assign parts one by one")
+        self.sha256[index], self.size[index], self.ext[index] = _split(entry)
+
+    def __delitem__(self, index: Any) -> None:
+        del self.sha256[index], self.size[index], self.ext[index]
+
+    def __len__(self) -> int:
+        return len(self.sha256)
+
+    def __iter__(self) -> Iterator[FileEntry]:
+        return (self._entry(index) for index in range(len(self.sha256)))
+
+    def insert(self, index: int, entry: FileEntry) -> None:
+        digest, size, ext = _split(entry)
+        self.sha256.insert(index, digest)
+        self.size.insert(index, size)
+        self.ext.insert(index, ext)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Parts):
+            return (self.sha256, self.size, self.ext) == (other.sha256, other.size, other.ext)
+        return isinstance(other, list) and list(self) == other
+
+    def __repr__(self) -> str:
+        return f"Parts({list(self)!r})"
+
+
+def _split(entry: FileEntry) -> tuple[str, int, str]:
+    ext = entry.path.rsplit(".", 1)[-1]
+    if entry.path != object_path(entry.sha256, ext):
+        raise StoreError(f"file {entry.path!r} is not a content-addressed object")
+    return entry.sha256, int(entry.size), ext
+
+
 @dataclass
 class Artifact:
     """One logical artifact: its kind, its files in order and, if chunked, rows per chunk.
@@ -65,9 +149,14 @@ class Artifact:
     """
 
     kind: str
-    parts: list[FileEntry]
+    parts: Parts
     rows: list[int] | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "parts" and not isinstance(value, Parts):
+            value = Parts(value)
+        object.__setattr__(self, name, value)
 
     def offsets(self) -> np.ndarray:
         """Row offset of every chunk plus the total row count (the row -> chunk index).
@@ -94,7 +183,8 @@ class Artifact:
 
         Examples
         --------
-        >>> Artifact("matrix", [None, None], rows=[1, 1]).file_names("X")
+        >>> part = FileEntry("objects/5e/5e.npy", "5e", 1)
+        >>> Artifact("matrix", [part, part], rows=[1, 1]).file_names("X")
         ['X#00000', 'X#00001']
         """
         if self.kind == "torch":
@@ -136,10 +226,10 @@ class Manifest:
 
         Examples
         --------
-        >>> artifacts = {"a": Artifact("json", [FileEntry("p", "s", 1)])}
+        >>> artifacts = {"a": Artifact("json", [FileEntry("objects/5e/5e.json", "5e", 1)])}
         >>> manifest = Manifest("r", 1, None, "t", "", artifacts)
         >>> manifest.files()
-        {'a': FileEntry(path='p', sha256='s', size=1)}
+        {'a': FileEntry(path='objects/5e/5e.json', sha256='5e', size=1)}
         """
         return {
             key: part
@@ -157,14 +247,37 @@ class Manifest:
         """
         return {part.path for part in self.parts()} | {self.file_name()}
 
+    def digests(self) -> set[str]:
+        """The sha256 of every file of this version (set operations on lists: fast).
+
+        Examples
+        --------
+        >>> artifacts = {"a": Artifact("json", [FileEntry("objects/5e/5e.json", "5e", 1)])}
+        >>> Manifest("r", 1, None, "t", "", artifacts).digests()
+        {'5e'}
+        """
+        return set().union(*(artifact.parts.sha256 for artifact in self.artifacts.values()))
+
+    def totals(self) -> tuple[int, int]:
+        """How many files this version has, and their bytes (the manifest not included).
+
+        Examples
+        --------
+        >>> artifacts = {"a": Artifact("json", [FileEntry("objects/5e/5e.json", "5e", 1)])}
+        >>> Manifest("r", 1, None, "t", "", artifacts).totals()
+        (1, 1)
+        """
+        parts = [artifact.parts for artifact in self.artifacts.values()]
+        return sum(len(p) for p in parts), sum(sum(p.size) for p in parts)
+
     def parts(self) -> list[FileEntry]:
         """Every file of this version, artifact by artifact.
 
         Examples
         --------
-        >>> artifacts = {"a": Artifact("json", [FileEntry("p", "s", 1)])}
+        >>> artifacts = {"a": Artifact("json", [FileEntry("objects/5e/5e.json", "5e", 1)])}
         >>> Manifest("r", 1, None, "t", "", artifacts).parts()
-        [FileEntry(path='p', sha256='s', size=1)]
+        [FileEntry(path='objects/5e/5e.json', sha256='5e', size=1)]
         """
         return [part for artifact in self.artifacts.values() for part in artifact.parts]
 
@@ -181,7 +294,7 @@ class Manifest:
         artifacts = {
             name: Artifact(
                 artifact.kind,
-                list(artifact.parts),
+                artifact.parts.copy(),
                 None if artifact.rows is None else list(artifact.rows),
                 copy.deepcopy(artifact.attrs),
             )
@@ -235,32 +348,26 @@ class Manifest:
 
 
 def _artifact_json(artifact: Artifact) -> dict[str, Any]:
-    # Every part is an object (``object_path``): only its sha256, size and extension are kept.
     parts = artifact.parts
-    first = parts[0].path.rsplit(".", 1)[1] if parts else ""
-    suffix = f".{first}"
-    if all(part.path.endswith(suffix) for part in parts):
-        ext: str | list[str] = first
-    else:
-        ext = [part.path.rsplit(".", 1)[1] for part in parts]
+    uniform = len(set(parts.ext)) == 1
     return {
         "kind": artifact.kind,
-        "sha256": [part.sha256 for part in parts],
-        "size": [part.size for part in parts],
-        "ext": ext,
+        "sha256": parts.sha256,
+        "size": parts.size,
+        "ext": parts.ext[0] if uniform else parts.ext,
         "rows": artifact.rows,
         "attrs": artifact.attrs,
     }
 
 
 def _read_artifact(entry: dict[str, Any]) -> Artifact:
-    digests, sizes, ext = entry["sha256"], entry["size"], entry["ext"]
+    digests, ext = entry["sha256"], entry["ext"]
     exts = [ext] * len(digests) if isinstance(ext, str) else ext
-    parts = [  # object_path, inlined: a run has thousands of parts
-        FileEntry(f"objects/{digest[:2]}/{digest}.{kind}", digest, size)
-        for digest, size, kind in zip(digests, sizes, exts, strict=True)
-    ]
-    return Artifact(entry["kind"], parts, entry["rows"], entry["attrs"])
+    if not len(digests) == len(entry["size"]) == len(exts):
+        raise StoreError("manifest artifact lists of different lengths")
+    return Artifact(
+        entry["kind"], Parts.of(digests, entry["size"], exts), entry["rows"], entry["attrs"]
+    )
 
 
 def _artifact_reader_v1(document: dict[str, Any]) -> Any:

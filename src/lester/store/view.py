@@ -525,7 +525,7 @@ def check_chunk(name: str, artifact: Artifact, index: int) -> int:
 
     Examples
     --------
-    >>> check_chunk("X", Artifact("matrix", [None], rows=[1]), 3)
+    >>> check_chunk("X", Artifact("matrix", [FileEntry("objects/5e/5e.npy", "5e", 8)], [1]), 3)
     Traceback (most recent call last):
     ...
     lester.store.errors.StoreError: 'X' has no chunk 3; it has 1 chunks

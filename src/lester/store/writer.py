@@ -405,7 +405,7 @@ class RunWriter(Run):
         positions = check_positions(name, artifact, positions)
         codec = codec_of(artifact)
         chunk_of, inside = locate(artifact, positions)
-        parts, rows = list(artifact.parts), list(artifact.rows or [])
+        parts, rows = artifact.parts.copy(), list(artifact.rows or [])
         changed = np.unique(chunk_of).tolist()
         for index in reversed(changed):
             chunk = self._chunk(artifact, index)
@@ -552,7 +552,6 @@ class NewRun(RunWriter):
         return sha256_bytes(data)
 
     def _entry(self, manifest_sha256: str) -> CatalogEntry:
-        files = self.manifest.parts()
         record = RunRecord(
             self.run_id,
             self.pipeline,
@@ -571,8 +570,7 @@ class NewRun(RunWriter):
             self.manifest.created,
             "",
             manifest_sha256,
-            len(files),
-            sum(part.size for part in files),
+            *self.manifest.totals(),
         )
         return CatalogEntry(
             record,
@@ -652,11 +650,32 @@ class RunUpdate(RunWriter):
         # Only what the old version or this update used can be garbage: deleting those
         # costs what the update touched, not a walk over every file of the run (what a crash
         # leaves behind is collected by Store.recover, which walks everything).
-        candidates = self.base.paths() | self._verified
-        remove_files(self.path, candidates - self.manifest.paths(), crash_stage="update:gc")
+        remove_files(self.path, self._replaced(), crash_stage="update:gc")
         self._store.update_marker(self.run_id).unlink(missing_ok=True)
         self._release()
         self._store.catalog.checkpoint()
+
+    def _replaced(self) -> set[str]:
+        """Paths the old version or this update used that the new version does not: the
+        parts of artifacts that changed (by their sha256 lists), the old manifest, objects
+        this update wrote and replaced again."""
+        kept = self.manifest.digests()
+        base = self.base.artifacts
+        changed = [
+            artifact.parts
+            for name, artifact in base.items()
+            if name not in self.manifest.artifacts
+            or self.manifest.artifacts[name].parts.sha256 != artifact.parts.sha256
+        ]
+        gone = {
+            object_path(digest, ext)
+            for parts in changed
+            for digest, ext in zip(parts.sha256, parts.ext, strict=True)
+            if digest not in kept
+        }
+        written = {p for p in self._verified if p.startswith("objects/")}
+        gone |= {p for p in written if p.rsplit("/", 1)[-1].split(".")[0] not in kept}
+        return gone | {self.base.file_name()}
 
     def _switch(self) -> None:
         fsync_dirs(self._touched)
@@ -666,7 +685,6 @@ class RunUpdate(RunWriter):
         write_atomic(self.path / self.manifest.file_name(), data)
         fsync_dir(self.path)
         crash_point("update:manifest")
-        files = self.manifest.parts()
         version = VersionRecord(
             self.run_id,
             self.manifest.version,
@@ -674,8 +692,7 @@ class RunUpdate(RunWriter):
             self.manifest.created,
             self.manifest.note,
             sha256_bytes(data),
-            len(files),
-            sum(part.size for part in files),
+            *self.manifest.totals(),
         )
         with self._store.catalog.transaction() as connection:
             self._store.catalog.switch_version(connection, version, **self._lineage)
