@@ -182,3 +182,18 @@ def test_identical_content_is_stored_once(store: Store) -> None:
     run = store.open_run(writer.run_id)
     paths = {chunk.file.path for name in ("a", "b") for chunk in run.chunks(name)}
     assert len(paths) == 1
+
+
+def test_chunks_read_twice_are_shared_read_only_and_public_reads_are_writable(store: Store) -> None:
+    """A view caches decoded chunks (an update reads rows, then rewrites their chunks): a
+    caller that changes what it got must not change what the next caller reads."""
+    with store.new_run("p") as writer:
+        writer.put_matrix("X", np.arange(12, dtype=np.float32).reshape(6, 2), chunk_rows=2)
+        writer.put_matrix("y", np.arange(3))
+    run = store.open_run(writer.run_id)
+    chunk = run.matrix_chunk("X", 1)
+    assert chunk is run.matrix_chunk("X", 1) and not chunk.flags.writeable
+    for got in (run.matrix("y"), run.matrix_rows("X", 2, 4), run.matrix("X")):
+        got[...] = -1  # writable copies
+    assert run.matrix("y").tolist() == [0, 1, 2]
+    assert run.matrix_rows("X", 2, 4).tolist() == [[4.0, 5.0], [6.0, 7.0]]
