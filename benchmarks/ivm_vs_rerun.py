@@ -738,10 +738,11 @@ def report(cases: list[Case], args: argparse.Namespace) -> None:
     missed = False
     if headline is not None and headline.reruns:
         speedup = headline.rerun_median / headline.forget_median
+        update_speedup = headline.rerun_median / headline.update_median
         missed |= speedup < SPEEDUP_GOAL
         parts.append(
-            f"speedup@100k={speedup:,.0f}x ({headline.pipeline_kind} pipeline; "
-            f"goal >= {SPEEDUP_GOAL:.0f})"
+            f"speedup@100k={speedup:,.0f}x with the scan, {update_speedup:,.0f}x for the update "
+            f"alone ({headline.pipeline_kind} pipeline; goal >= {SPEEDUP_GOAL:.0f})"
         )
     if headline is not None:
         ms = headline.forget_median * 1e3
