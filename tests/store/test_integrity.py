@@ -153,3 +153,23 @@ def test_manifests_of_format_1_are_still_read() -> None:
     assert manifest.artifacts["X"].parts[0] == ("objects/ab/abcd.npy", "abcd", 7)
     again = json.loads(manifest.to_bytes())
     assert again["format"] == 2 and again["artifacts"]["X"]["sha256"] == ["abcd"]
+
+
+def test_skops_types_kept_in_the_manifest_are_still_enforced(store: Store) -> None:
+    """The trusted-type list stored with an encoder spares an audit pass at load; a list
+    naming an untrusted type, or lacking one the data holds, is refused."""
+    from lester.features.scaling import SampleStandardScaler
+    from lester.store.codecs import decode_skops, encode_skops
+    from lester.store.errors import UntrustedTypeError
+
+    encoder = SampleStandardScaler().fit([[1.0], [3.0]])
+    with store.new_run("p") as writer:
+        writer.put_sklearn("encoder", encoder)
+    run = store.open_run(writer.run_id)
+    types = run.artifact("encoder").attrs["trusted_types"]
+    assert types and run.sklearn("encoder").mean_.tolist() == [2.0]
+    data, _ = encode_skops(encoder)
+    with pytest.raises(UntrustedTypeError, match=r"os\.system"):
+        decode_skops(data, [*types, "os.system"])
+    with pytest.raises(UntrustedTypeError, match="not stored with"):
+        decode_skops(data, [])  # lacks the type the data holds

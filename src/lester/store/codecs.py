@@ -343,39 +343,62 @@ def decode_json(data: bytes) -> Any:
     return json.loads(data)
 
 
-def encode_skops(estimator: Any) -> bytes:
-    """skops bytes of a fitted scikit-learn object; refuses types that loading would not trust.
+def encode_skops(estimator: Any) -> tuple[bytes, list[str]]:
+    """skops bytes of a fitted scikit-learn object and the types loading them will trust;
+    refuses types outside the trusted packages.
 
     Examples
     --------
     >>> from sklearn.preprocessing import StandardScaler
-    >>> decode_skops(encode_skops(StandardScaler().fit([[1.0], [3.0]]))).mean_
+    >>> data, types = encode_skops(StandardScaler().fit([[1.0], [3.0]]))
+    >>> decode_skops(data, types).mean_
     array([2.])
     """
     import skops.io
 
     data = skops.io.dumps(estimator)
-    _trusted_types(data)
-    return data
+    return data, trusted_types(data)
 
 
-def decode_skops(data: bytes) -> Any:
+def decode_skops(data: bytes, types: list[str] | None = None) -> Any:
     """Load skops bytes, trusting only types from sklearn, numpy, scipy and lester (no pickle).
+
+    ``types``: the type list :func:`encode_skops` returned, kept with the bytes; checked
+    against the trusted packages again, and skops refuses any other type it meets while
+    loading, so this only spares reading the file twice (an audit pass, then the load).
 
     Examples
     --------
-    >>> decode_skops(encode_skops({"a": 1}))
+    >>> decode_skops(encode_skops({"a": 1})[0])
     {'a': 1}
     """
     import skops.io
+    from skops.io.exceptions import UntrustedTypesFoundException
 
-    return skops.io.loads(data, trusted=_trusted_types(data))
+    trusted = trusted_types(data) if types is None else _checked_types(types)
+    try:
+        return skops.io.loads(data, trusted=trusted)
+    except UntrustedTypesFoundException as error:
+        raise UntrustedTypeError(
+            f"skops data holds types it was not stored with: {error}"
+        ) from None
 
 
-def _trusted_types(data: bytes) -> list[str]:
+def trusted_types(data: bytes) -> list[str]:
+    """The types skops data holds that need trusting; refuses types outside the trusted
+    packages.
+
+    Examples
+    --------
+    >>> trusted_types(encode_skops({"a": 1})[0])
+    []
+    """
     import skops.io
 
-    types = skops.io.get_untrusted_types(data=data)
+    return _checked_types(skops.io.get_untrusted_types(data=data))
+
+
+def _checked_types(types: list[str]) -> list[str]:
     untrusted = [
         name
         for name in types
@@ -386,7 +409,7 @@ def _trusted_types(data: bytes) -> list[str]:
         raise UntrustedTypeError(
             f"skops data holds types outside {list(TRUSTED_PACKAGES)}: {describe_names(untrusted)}"
         )
-    return types
+    return list(types)
 
 
 def encode_safetensors(state_dict: dict[str, Any]) -> bytes:

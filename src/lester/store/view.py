@@ -406,7 +406,10 @@ class Run:
         >>> store.open_run(run_id).sklearn("scaler").mean_
         array([2.])
         """
-        return codecs.decode_skops(self._read(self.artifact(name, ("sklearn",)).parts[0]))
+        artifact = self.artifact(name, ("sklearn",))
+        return codecs.decode_skops(
+            self._read(artifact.parts[0]), artifact.attrs.get("trusted_types")
+        )
 
     def torch(self, name: str) -> dict[str, Any]:
         """A torch state dict (tensors on the CPU).

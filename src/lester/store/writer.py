@@ -302,7 +302,9 @@ class RunWriter(Run):
         ...     writer.sklearn("scaler").data_max_
         array([2.])
         """
-        self._put_whole(name, "sklearn", (codecs.encode_skops(estimator), "skops"))
+        data, types = codecs.encode_skops(estimator)
+        self._put_whole(name, "sklearn", (data, "skops"))
+        self.manifest.artifacts[name].attrs["trusted_types"] = types
 
     def put_torch(
         self, name: str, state_dict: dict[str, Any], module: dict[str, Any] | None = None
