@@ -264,3 +264,23 @@ def test_count_and_sentiment_transformers_survive_skops():
         data = skops_io.dumps(transformer.fit(frame))
         loaded = skops_io.loads(data, trusted=skops_io.get_untrusted_types(data=data))
         np.testing.assert_array_equal(loaded.transform(frame), transformer.transform(frame))
+
+
+def test_missing_texts_are_encoded_without_loading_the_model_again(monkeypatch):
+    """forget-values re-encodes nulled cells: a fitted (and stored) embedding block knows its
+    width, so all-missing rows cost no model load (about 4 s in a new process)."""
+    from lester.features import text
+    from lester.store.codecs import decode_skops, encode_skops
+
+    fitted = SentenceEmbeddingTransformer().fit(pd.DataFrame({"t": ["card blocked"]}))
+    width = fitted.transform(pd.DataFrame({"t": ["card blocked"]})).shape[1]
+    stored = decode_skops(*encode_skops(fitted))
+
+    def no_model(name):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(text, "load_sentence_model", no_model)
+    X = stored.transform(pd.DataFrame({"t": [None, float("nan")]}))
+    assert X.shape == (2, width) and not X.any()
+    with pytest.raises(AssertionError, match="loaded"):
+        stored.transform(pd.DataFrame({"t": ["a text"]}))

@@ -377,12 +377,18 @@ class SentenceEmbeddingTransformer(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: Any) -> np.ndarray:
-        """Embed the texts: ``n x d`` float32, zero rows for missing values."""
+        """Embed the texts: ``n x d`` float32, zero rows for missing values.
+
+        The model's dimension is remembered (``embedding_dimension_``), so that rows whose
+        texts are all missing (what ``forget-values`` re-encodes) need no model load."""
         self._check_params()
         texts, missing = _texts_and_missing(X, type(self).__name__)
-        model = load_sentence_model(self.model_name)
-        embeddings = np.zeros((len(texts), _embedding_dimension(model)), dtype=np.float32)
         present = np.flatnonzero(~missing)
+        width = getattr(self, "embedding_dimension_", None)
+        if present.size or width is None:
+            model = load_sentence_model(self.model_name)
+            width = self.embedding_dimension_ = _embedding_dimension(model)
+        embeddings = np.zeros((len(texts), width), dtype=np.float32)
         if present.size:
             codes, distinct = pd.factorize(texts[present])
             encoded = model.encode(
