@@ -2,7 +2,7 @@
 
 Layout of a run (logical artifact names in the store):
 
-- ``train/data``, ``test/data``: the relational rows (Parquet chunks);
+- ``train/data``, ``test/data``: the relational rows (Arrow IPC chunks);
 - ``train/provenance``, ``test/provenance``: the polynomials, one int64 column per slot
   (``-1``: absent) plus ``__owner`` where rows carry sums;
 - ``sources/<name>/keys``: each source's tuple keys by tuple id;

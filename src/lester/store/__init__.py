@@ -12,7 +12,7 @@ API
 ``store.new_run(pipeline, meta=None) -> NewRun`` (context manager; ``writer.run_id``)
 ``store.update_run(run_id, note="") -> RunUpdate`` (context manager; holds the run's lock)
     Both writers stage artifacts and can read them back with the :class:`Run` methods:
-    ``put_table(name, df, chunk_rows=None)`` (Parquet chunks of ~128 KiB; the index is not kept),
+    ``put_table(name, df, chunk_rows=None)`` (Arrow IPC chunks of ~128 KiB; the index is not kept),
     ``put_matrix(name, X, chunk_rows=None)`` (~128 KiB chunks; dense: ``.npy``, dtype kept;
     scipy.sparse: CSR ``.npz`` chunks), ``put_json(name, obj)``, ``put_bytes(name, data)``
     (bytes or str), ``put_sklearn(name, estimator)`` (skops), ``put_torch(name, state_dict,

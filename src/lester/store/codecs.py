@@ -1,6 +1,6 @@
 """How artifact contents become bytes and back.
 
-Chunked kinds (dense matrices as ``.npy``, sparse matrices as ``.npz``, tables as Parquet)
+Chunked kinds (dense matrices as ``.npy``, sparse matrices as ``.npz``, tables as Arrow IPC)
 share one small interface, :class:`ChunkCodec`, so that splitting, row replacement, row
 deletion and concatenation are written once in the writer. Whole-file kinds (JSON, raw
 bytes, skops, safetensors) are plain encode/decode function pairs.
@@ -244,7 +244,7 @@ class TableCodec(ChunkCodec):
     Arrow IPC rather than Parquet: a chunk is read without decoding (zero-copy) and written
     without encoding, which is most of what an update of a few rows costs, and its strings
     sit in the file as they are, so the store scan searches the raw bytes. Chunks written as
-    Parquet (by Lester before 0.3) are still read.
+    Parquet (by earlier versions of the store) are still read.
 
     Examples
     --------

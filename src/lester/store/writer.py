@@ -239,7 +239,7 @@ class RunWriter(Run):
     # -- whole artifacts ------------------------------------------------------------------
 
     def put_table(self, name: str, data: pd.DataFrame, chunk_rows: int | None = None) -> None:
-        """Store a DataFrame as Parquet chunks of ``chunk_rows`` rows (the index is dropped);
+        """Store a DataFrame as Arrow IPC chunks of ``chunk_rows`` rows (the index is dropped);
         by default about 128 KiB of rows per chunk, at most ``TABLE_CHUNK_ROWS``.
 
         Examples
