@@ -173,3 +173,19 @@ def test_skops_types_kept_in_the_manifest_are_still_enforced(store: Store) -> No
         decode_skops(data, [*types, "os.system"])
     with pytest.raises(UntrustedTypeError, match="not stored with"):
         decode_skops(data, [])  # lacks the type the data holds
+
+
+def test_table_chunks_written_as_parquet_are_still_read() -> None:
+    """Stores written before tables became Arrow IPC hold Parquet chunks."""
+    import io
+
+    import pandas as pd
+
+    from lester.store.codecs import TABLE
+
+    frame = pd.DataFrame({"id": [1, 2], "name": ["a", None]})
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    assert TABLE.decode(buffer.getvalue()).to_pandas().equals(frame)
+    assert TABLE.decode(buffer.getvalue(), columns=["name"]).column_names == ["name"]
+    assert TABLE.decode(TABLE.encode(TABLE.prepare(frame)[0])).to_pandas().equals(frame)
