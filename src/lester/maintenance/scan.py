@@ -104,10 +104,8 @@ def _holds(text: bytes, cells: pa.Array | None, needle: bytes) -> bool:
 
 def _arrow_texts(content: bytes) -> list[tuple[bytes, pa.Array | None]]:
     """For an Arrow IPC file: its bytes without the string data buffers (searched raw), and
-    each string column's data buffer with its cells (searched cell by cell); ``[]`` for
-    other files."""
-    if content[:6] != ARROW_MAGIC:
-        return []
+    each string column's data buffer with its cells (searched cell by cell); ``[]`` when it
+    does not read as one."""
     buffer = pa.py_buffer(content)
     try:
         table = pa.ipc.open_file(buffer).read_all()  # zero-copy: buffers point into content

@@ -163,6 +163,13 @@ def _bracketing_chunks(fences: Sequence[Any], dtype: np.dtype, wanted: np.ndarra
     )
 
 
+def _lookup_values(keys: Sequence[Any], dtype: np.dtype) -> tuple[list[Any], np.ndarray]:
+    """Each key as an index element (``None`` where none can equal it), and the distinct
+    ones as a sorted array of ``dtype``."""
+    converted = [_lookup_value(key, dtype) for key in keys]
+    return converted, np.unique(np.array([v for v in converted if v is not None], dtype=dtype))
+
+
 def _lookup_value(key: Any, dtype: np.dtype) -> Any:
     """``key`` as an element of an index array of ``dtype``, or ``None`` when no element of
     such an array can equal it (a string for a number index, a string longer than the
@@ -187,8 +194,7 @@ def tuple_ids(run: Any, source: str, keys: Sequence[Any]) -> np.ndarray:
     """
     document = run.json(INDEX)
     dtype = np.dtype(document["key_arrays"][source])
-    converted = [_lookup_value(key, dtype) for key in keys]
-    wanted = np.unique(np.array([v for v in converted if v is not None], dtype=dtype))
+    converted, wanted = _lookup_values(keys, dtype)
     by_key: dict[Any, int] = {}
     for chunk in _bracketing_chunks(document["keys"][source], dtype, wanted):
         hit = _sorted_hits(run.matrix_chunk(f"index/keys/{source}", chunk), wanted)
@@ -296,8 +302,7 @@ def forget_keys(update: Any, source: str, keys: Sequence[Any]) -> None:
     document = update.json(INDEX)
     dtype = np.dtype(document["key_arrays"][source])
     fences, starts = document["keys"][source], _chunk_starts(update, name)
-    converted = [_lookup_value(key, dtype) for key in keys]
-    wanted = np.unique(np.array([v for v in converted if v is not None], dtype=dtype))
+    _, wanted = _lookup_values(keys, dtype)
     gone: list[np.ndarray] = []
     for chunk in _bracketing_chunks(fences, dtype, wanted):
         records = update.matrix_chunk(name, chunk)

@@ -235,7 +235,7 @@ class Run:
             self._cache.move_to_end(key)
             return self._cache[key][0]
         data = self._read(entry)
-        value = codec.decode(data, **read) if read else codec.decode(data)
+        value = codec.decode(data, **read)  # read: columns, for tables only
         if len(data) <= CHUNK_CACHE_BYTES // 8:  # whole big matrices would only churn it
             self._remember(key, value, len(data))
         return value
