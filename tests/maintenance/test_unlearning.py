@@ -3,6 +3,7 @@ refits and retrains of scikit-learn models and a small skorch network."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 
 import numpy as np
@@ -459,3 +460,25 @@ def test_mlp_tilted_line_search_and_compare_retrain(mlp: dict) -> None:
     _, report = update_model(mlp["model"], delta, line_search="tilted", compare_retrain=True)
     assert report.method == "first-order" and report.step > 0
     assert report.retrain_seconds > 0 and report.speedup > 0
+
+
+@needs_torch
+def test_line_search_objective_reuses_the_input_layer_and_equals_the_plain_objective(
+    mlp: dict,
+) -> None:
+    from lester.maintenance.unlearning import _AlongDirection, _Network, _TorchData
+
+    network = _Network(copy.deepcopy(mlp["model"]))
+    data = _TorchData.of(mlp["X"], mlp["y"])
+    theta = network.vector().double()
+    direction = torch.from_numpy(np.random.default_rng(0).normal(size=theta.numel()))
+    along = _AlongDirection(network, data, theta, direction)
+    for tau in (0.0, 1e-3, 0.1, 0.0):
+        value = along(tau)
+        network.assign((theta - tau * direction).float())
+        assert value == pytest.approx(network.objective(data), rel=1e-5)
+    # One cached product pair: the input layer's, for the one batch; the hidden layer
+    # (whose input changes with tau) is evaluated every time.
+    assert len(along._products) == 1
+    assert type(network.net.module_.layers[0]).forward is torch.nn.Linear.forward
+    assert "forward" not in vars(network.net.module_.layers[0])

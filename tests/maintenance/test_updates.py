@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import lester as lt
-from lester.maintenance import Selection, forget_rows, forget_values
+from lester.maintenance import Selection, UpdateOptions, forget_rows, forget_values
 from lester.runner.artifacts import load_model, load_split
 
 SPLITS = ("train", "test")
@@ -181,7 +181,10 @@ def create_model(num_features):
 """
 
 
-def test_network_updates_read_only_a_sample_of_the_retained_rows(tmp_path, monkeypatch):
+def sampled_network_run(tmp_path, monkeypatch) -> tuple:
+    """A run of a small network whose X is cut into chunks of 8 rows, and a line-search
+    sample of 16 rows, so that its updates take the sampled path; the store, run id and
+    the customers table."""
     import textwrap
 
     from lester.maintenance import updates
@@ -199,6 +202,14 @@ def test_network_updates_read_only_a_sample_of_the_retained_rows(tmp_path, monke
     monkeypatch.setattr(writer, "TARGET_CHUNK_BYTES", 1)  # X in chunks of 8 rows
     monkeypatch.setattr(writer, "MIN_CHUNK_ROWS", 8)
     run_id = run_pipeline(pipeline_path, sources, store=store, seed=7, quiet=True).run_id
+    monkeypatch.setattr(updates, "RETAINED_SAMPLE", 16)
+    return store, run_id, pd.read_csv(customers_path)
+
+
+def test_network_updates_read_only_a_sample_of_the_retained_rows(tmp_path, monkeypatch):
+    from lester.maintenance import updates
+
+    store, run_id, customers = sampled_network_run(tmp_path, monkeypatch)
     reads = []
     original = updates.read_matrix_rows
 
@@ -206,9 +217,7 @@ def test_network_updates_read_only_a_sample_of_the_retained_rows(tmp_path, monke
         reads.append((name, len(rows)))
         return original(run, name, rows)
 
-    monkeypatch.setattr(updates, "RETAINED_SAMPLE", 16)
     monkeypatch.setattr(updates, "read_matrix_rows", recording)
-    customers = pd.read_csv(customers_path)
     gone = customers[customers["country"] == "UK"]["customer_id"].head(2).tolist()
 
     status = forget_rows(store, run_id, Selection("customers", keys=tuple(gone)))
@@ -220,6 +229,35 @@ def test_network_updates_read_only_a_sample_of_the_retained_rows(tmp_path, monke
     # The sample is made of whole chunks: at least 16 rows, at most one chunk more.
     assert len(x_reads) == 1 and removed < x_reads[0] <= 16 + 8 + removed < total
     assert status.version_after == 2
+
+
+def test_a_sampled_network_update_over_budget_retrains_on_every_kept_row(tmp_path, monkeypatch):
+    """The retrain happens after the update rewrote X: it must read the version the update
+    started from, all of it, not the sample and not a mix of old and new rows."""
+    import torch
+
+    from lester.runner.artifacts import load_model, load_stored_pipeline
+    from lester.runner.models import fit
+
+    store, run_id, customers = sampled_network_run(tmp_path, monkeypatch)
+    gone = customers[customers["country"] == "UK"]["customer_id"].head(2).tolist()
+    options = UpdateOptions(budget=1e-12)  # no approximate update is that good
+
+    status = forget_rows(store, run_id, Selection("customers", keys=tuple(gone)), options)
+
+    assert status.model["retrained"] and "budget" in status.model["reason"]
+    run = store.open_run(run_id)
+    X, y = run.matrix("train/X"), run.matrix("train/y")
+    assert status.model["rows_removed"] == status.rows["train"] > 0
+    assert len(y) + status.rows["train"] > 2 * 16 + 8  # more rows than any sample
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(42)  # update_model's retrain seed
+        expected = fit(load_stored_pipeline(run).create_model(X.shape[1]), X, y)
+    stored = load_model(run)
+    for mine, theirs in zip(
+        stored.module_.parameters(), expected.module_.parameters(), strict=True
+    ):
+        np.testing.assert_allclose(mine.detach().numpy(), theirs.detach().numpy(), atol=1e-5)
 
 
 def test_forgetting_a_value_other_rows_still_hold_scans_only_for_unique_values(captured):

@@ -65,7 +65,6 @@ def verify_forgotten(store, source: str, column: str | None, selection: Selectio
         _scan,
         _string_values,
         _touched_rows,
-        read_table_rows,
     )
 
     impacts = find_affected(store, source)
@@ -84,7 +83,7 @@ def verify_forgotten(store, source: str, column: str | None, selection: Selectio
         touched_rows[impact.run_id] = _touched_rows(run, record.name, ids)
         for split, rows in touched_rows[impact.run_id].items():
             if len(rows):
-                data = read_table_rows(run, f"{split}/data", rows)
+                data = run.table_take(f"{split}/data", rows)
                 values += _string_values(data[derived] if derived is not None else data)
     run_ids = [impact.run_id for impact in impacts]
     return _scan(store, sorted(set(values)), run_ids, touched_rows)

@@ -63,6 +63,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import pickle
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -283,9 +284,9 @@ class TrainingDelta:
             index[where] = self.num_rows_before + np.arange(self.changed.size)
             retained = _stack([self.X_before, self.X_changed])[index]
         else:
-            retained = self.X_before[kept]
+            retained = self.X_before[kept] if self.removed.size else self.X_before.copy()
             retained[where] = self.X_changed
-        return _stack([retained, self.X_added])
+        return _stack([retained, self.X_added]) if self.X_added.shape[0] else retained
 
     def y_after(self) -> np.ndarray:
         """The labels of :meth:`X_after`."""
@@ -773,6 +774,11 @@ class _Network:
 
         return torch.nn.utils.parameters_to_vector(self.params).detach().clone()
 
+    def offsets(self) -> dict[int, int]:
+        """Where each parameter starts in :meth:`vector`, by the parameter's ``id``."""
+        starts = np.cumsum([0] + [p.numel() for p in self.params])
+        return {id(p): int(start) for p, start in zip(self.params, starts, strict=False)}
+
     def assign(self, vector: Any) -> None:
         import torch
 
@@ -821,6 +827,75 @@ class _Network:
         return torch.cat([p.reshape(-1) for p in product]).double().cpu() + (
             self.weight_decay * vector
         )
+
+
+class _AlongDirection:
+    """The objective of ``data`` at ``theta - tau * direction`` as a function of ``tau``: what
+    the line search evaluates.
+
+    A linear layer that reads the network's input (or a view of it) is affine in its own
+    parameters, so its output at ``tau`` is ``A - tau * B``: ``A`` is its output at
+    ``theta``, ``B`` its output for the direction's weights and bias, both computed once per
+    batch. Later evaluations run only the layers after it: for the example's network (780
+    inputs, 64 hidden units) that is nearly all of the cost of an evaluation.
+    """
+
+    def __init__(self, network: _Network, data: _TorchData, theta: Any, direction: Any) -> None:
+        self.network, self.data = network, data
+        self.theta, self.direction = theta, direction
+        self._input_storage = data.X.untyped_storage().data_ptr()
+        self._offsets = network.offsets()
+        self._products: dict[tuple, tuple[Any, Any]] = {}
+        self._tau = 0.0
+
+    def __call__(self, tau: float) -> float:
+        self._tau = tau
+        self.network.assign((self.theta - tau * self.direction).float())
+        with self._affine_input_layers():
+            return self.network.objective(self.data)
+
+    @contextlib.contextmanager
+    def _affine_input_layers(self) -> Iterator[None]:
+        import torch
+
+        layers = [
+            layer
+            for layer in self.network.net.module_.modules()
+            if isinstance(layer, torch.nn.Linear)
+            and all(id(p) in self._offsets for p in (layer.weight, layer.bias) if p is not None)
+        ]
+        for layer in layers:
+            layer.forward = functools.partial(self._linear, layer, type(layer).forward)
+        try:
+            yield
+        finally:
+            for layer in layers:
+                del layer.forward
+
+    def _linear(self, layer: Any, forward: Callable, inputs: Any) -> Any:
+        if inputs.untyped_storage().data_ptr() != self._input_storage:
+            return forward(layer, inputs)  # a hidden layer: its input depends on tau
+        key = (id(layer), inputs.data_ptr(), tuple(inputs.shape), inputs.stride())
+        if key not in self._products:
+            self._products[key] = (
+                self._apply(layer, self.theta, inputs),
+                self._apply(layer, self.direction, inputs),
+            )
+        at_theta, along = self._products[key]
+        return at_theta - self._tau * along
+
+    def _apply(self, layer: Any, vector: Any, inputs: Any) -> Any:
+        import torch
+
+        weight, bias = (
+            None if p is None else self._piece(vector, p) for p in (layer.weight, layer.bias)
+        )
+        return torch.nn.functional.linear(inputs, weight, bias)
+
+    def _piece(self, vector: Any, parameter: Any) -> Any:
+        start = self._offsets[id(parameter)]
+        piece = vector[start : start + parameter.numel()].view_as(parameter)
+        return piece.to(dtype=parameter.dtype)
 
 
 @contextlib.contextmanager
@@ -942,9 +1017,10 @@ def _update_skorch(model: Any, delta: TrainingDelta, options: _Options) -> _Outc
         # stationary point (training not run to convergence) is not "unlearned" as well.
         tilt = float(before_gradient @ direction) if options.tilted else 0.0
 
+        along = _AlongDirection(network, after, theta, direction)
+
         def objective_at(tau: float) -> float:
-            network.assign((theta - tau * direction).float())
-            return network.objective(after) + tau * tilt
+            return along(tau) + tau * tilt
 
         tau = _line_search(objective_at, scale) if options.step is None else options.step
         network.assign((theta - tau * direction).float())

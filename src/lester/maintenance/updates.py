@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import getpass
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -40,6 +41,8 @@ from lester.runner.artifacts import (
     load_stored_pipeline,
     read_matrix_rows,
 )
+from lester.store.manifest import Manifest
+from lester.store.view import Run
 
 SPLITS = ("train", "test")
 
@@ -108,22 +111,6 @@ def _source_record(store: Any, run_id: str, selection: Selection) -> Any:
     return record
 
 
-def read_table_rows(run: Any, name: str, positions: np.ndarray) -> pd.DataFrame:
-    """Rows of a stored table at ``positions`` (in that order), reading only their chunks."""
-    chunk_of, inside = run.locate(name, positions)
-    parts = []
-    order = []
-    for index in np.unique(chunk_of):
-        selected = np.flatnonzero(chunk_of == index)
-        chunk = run.table_chunk(name, int(index))
-        parts.append(chunk.iloc[inside[selected]])
-        order.append(selected)
-    if not parts:
-        return run.table_rows(name, 0, 0)
-    rows = pd.concat(parts, ignore_index=True)
-    return rows.iloc[np.argsort(np.concatenate(order), kind="stable")].reset_index(drop=True)
-
-
 def _touched_rows(run: Any, source: str, ids: np.ndarray) -> dict[str, np.ndarray]:
     """Positions of the rows of each split that the tuples ``ids`` reach: from the row
     index when the run has one, else from the whole provenance table."""
@@ -182,24 +169,83 @@ def _ranges(features: MatrixColumnProvenance, columns: list[str]) -> list[tuple[
 
 # ---------------------------------------------------------------------------- model
 def _model_update(
-    run: Any, pipeline: Any, changes: dict[str, Any], options: UpdateOptions, sample: bool = True
-):
-    """Update the run's model for the training rows that changed or went."""
-    from lester.maintenance.unlearning import TrainingDelta, update_model
+    run: Any, pipeline: Any, changes: dict[str, Any], options: UpdateOptions
+) -> tuple[Any, Any]:
+    """Update the run's model for the training rows that changed or went (and wait)."""
+    with _BackgroundModelUpdate(run, pipeline, changes, options) as pending:
+        return pending.result()
 
-    model = load_model(run, pipeline)
-    removed = np.asarray(changes.get("removed", np.empty(0, np.int64)), dtype=np.int64)
-    changed = np.asarray(changes.get("changed", np.empty(0, np.int64)), dtype=np.int64)
-    rows = _training_rows(run, np.concatenate([removed, changed]), options) if sample else None
+
+class _BackgroundModelUpdate:
+    """A model update computed on a worker thread while the caller rewrites the run.
+
+    Everything the update reads from the store (the model, the training rows it needs) is
+    read in the constructor, so the worker computes on arrays in memory only and the caller
+    may replace chunks meanwhile: on two cores the model step and the chunk writes overlap.
+    Leaving the ``with`` block waits for the worker; :meth:`result` gives the updated model
+    and its report, or raises what the update raised.
+    """
+
+    def __init__(
+        self,
+        run: Any,
+        pipeline: Any,
+        changes: dict[str, Any],
+        options: UpdateOptions,
+        sample: bool = True,
+    ) -> None:
+        from lester.maintenance.unlearning import update_model
+
+        self.run, self.pipeline, self.changes, self.options = run, pipeline, changes, options
+        removed, changed = _row_positions(changes, "removed"), _row_positions(changes, "changed")
+        affected = np.concatenate([removed, changed])
+        self.rows = _training_rows(run, affected, options) if sample else None
+        delta = _training_delta(run, changes, removed, changed, self.rows)
+        model = load_model(run, pipeline)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lester-model")
+        arguments = _update_arguments(pipeline, options)
+        self._future = self._worker.submit(update_model, model, delta, **arguments)
+
+    def __enter__(self) -> _BackgroundModelUpdate:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._worker.shutdown(wait=True)
+
+    def result(self) -> tuple[Any, Any]:
+        updated, report = self._future.result()
+        if report.retrained and self.rows is not None:
+            # A retrain must see every training row, not the line-search sample; the
+            # version the update started from still holds them unchanged.
+            base = _base_version(self.run)
+            with _BackgroundModelUpdate(
+                base, self.pipeline, self.changes, self.options, sample=False
+            ) as retrain:
+                return retrain.result()
+        return updated, report
+
+
+def _row_positions(changes: dict[str, Any], kind: str) -> np.ndarray:
+    return np.asarray(changes.get(kind, np.empty(0, np.int64)), dtype=np.int64)
+
+
+def _training_delta(
+    run: Any,
+    changes: dict[str, Any],
+    removed: np.ndarray,
+    changed: np.ndarray,
+    rows: np.ndarray | None,
+) -> Any:
+    """The delta of the training data, over every training row or over ``rows`` (sorted)."""
+    from lester.maintenance.unlearning import TrainingDelta
+
     if rows is None:  # exact and second-order methods need every training row
         X_before, y_before = run.matrix("train/X"), run.matrix("train/y")
     else:
         X_before = read_matrix_rows(run, "train/X", rows)
         y_before = read_matrix_rows(run, "train/y", rows)
-        position = {int(row): i for i, row in enumerate(rows)}
-        removed = np.array([position[int(r)] for r in removed], dtype=np.int64)
-        changed = np.array([position[int(r)] for r in changed], dtype=np.int64)
-    delta = TrainingDelta(
+        removed, changed = np.searchsorted(rows, removed), np.searchsorted(rows, changed)
+    return TrainingDelta(
         X_before=X_before,
         y_before=y_before,
         removed=removed,
@@ -209,19 +255,24 @@ def _model_update(
         X_added=changes.get("X_added"),
         y_added=changes.get("y_added"),
     )
-    kwargs = {
+
+
+def _update_arguments(pipeline: Any, options: UpdateOptions) -> dict[str, Any]:
+    arguments = {
         "create_model": pipeline.create_model,
         "second_order": options.second_order,
         "compare_retrain": options.compare_retrain,
         "allow_retrain": options.allow_retrain,
     }
     if options.budget is not None:
-        kwargs["budget"] = options.budget
-    updated, report = update_model(model, delta, **kwargs)
-    if report.retrained and rows is not None:
-        # A retrain must see every training row, not the line-search sample.
-        return _model_update(run, pipeline, changes, options, sample=False)
-    return updated, report
+        arguments["budget"] = options.budget
+    return arguments
+
+
+def _base_version(run: Any) -> Any:
+    """The version an update started from (the run itself when it is no update)."""
+    base = getattr(run, "base", None)
+    return Run(run.path, base) if isinstance(base, Manifest) else run
 
 
 RETAINED_SAMPLE = 1024
@@ -396,7 +447,7 @@ def _forget_values(
     for split, rows in touched.items():
         if not len(rows):
             continue
-        old = read_table_rows(run, f"{split}/data", rows)
+        old = run.table_take(f"{split}/data", rows)
         status.forgotten_values += _string_values(old[derived])
         new = old.copy()
         for derived_column in derived:
@@ -408,12 +459,14 @@ def _forget_values(
         changes[split] = {"rows": rows, "data": new, "X": X_new, "y": y_new}
         status.rows[split] = len(rows)
     _refuse_memorised(run, encoder, touched, status.forgotten_values)
-    model, report = _updated_model(run, pipeline, changes.get("train"), options)
+    train_changes = _changed_training_rows(changes.get("train"))
+    with _BackgroundModelUpdate(run, pipeline, train_changes, options) as pending:
+        for split, change in changes.items():
+            run.replace_rows(f"{split}/data", change["rows"], change["data"])
+            run.replace_rows(f"{split}/X", change["rows"], change["X"])
+            run.replace_rows(f"{split}/y", change["rows"], change["y"])
+    model, report = pending.result()
     status.model = report.to_dict()
-    for split, change in changes.items():
-        run.replace_rows(f"{split}/data", change["rows"], change["data"])
-        run.replace_rows(f"{split}/X", change["rows"], change["X"])
-        run.replace_rows(f"{split}/y", change["rows"], change["y"])
     _save_model(run, run, model)
     _refresh_predictions(run, run, model, changes.get("test"))
     _append_audit(run, run, _audit_entry(status, keys, options))
@@ -473,12 +526,11 @@ def forget_everywhere(
     return statuses
 
 
-def _updated_model(run: Any, pipeline: Any, train_change: dict | None, options: UpdateOptions):
-    changes: dict[str, Any] = {}
-    if train_change is not None:
-        changes = {"changed": train_change["rows"], "X_changed": train_change["X"],
-                   "y_changed": train_change["y"]}  # fmt: skip
-    return _model_update(run, pipeline, changes, options)
+def _changed_training_rows(train_change: dict | None) -> dict[str, Any]:
+    if train_change is None:
+        return {}
+    return {"changed": train_change["rows"], "X_changed": train_change["X"],
+            "y_changed": train_change["y"]}  # fmt: skip
 
 
 def _refresh_predictions(update: Any, run: Any, model: Any, test_change: dict | None) -> None:
@@ -525,23 +577,24 @@ def _forget_rows(store: Any, run: Any, selection: Selection, options: UpdateOpti
         run.run_id, "forget-rows", selection.describe(), None, run.base.version, run.version
     )
     status.rows = {split: len(rows) for split, rows in touched.items()}
-    forgotten = pd.concat([read_table_rows(run, f"{s}/data", r) for s, r in touched.items()])
+    forgotten = pd.concat([run.table_take(f"{s}/data", r) for s, r in touched.items()])
     status.forgotten_values = _string_values(forgotten)
     _refuse_memorised(run, run.sklearn("encoders"), touched, status.forgotten_values)
-    model, report = _model_update(run, pipeline, {"removed": touched["train"]}, options)
+    with _BackgroundModelUpdate(run, pipeline, {"removed": touched["train"]}, options) as pending:
+        for split, rows in touched.items():
+            if not len(rows):
+                continue
+            run_index.log_deleted(run, split, rows)
+            for artifact in ("data", "provenance", "X", "y"):
+                run.delete_rows(f"{split}/{artifact}", rows)
+        if len(touched["test"]):
+            run.delete_rows("test/predictions", touched["test"])
+            if "test/scores" in run.artifacts():
+                run.delete_rows("test/scores", touched["test"])
+        _forget_keys(run, run, record.name, ids)
+        run_index.forget_keys(run, record.name, keys)
+    model, report = pending.result()
     status.model = report.to_dict()
-    for split, rows in touched.items():
-        if not len(rows):
-            continue
-        run_index.log_deleted(run, split, rows)
-        for artifact in ("data", "provenance", "X", "y"):
-            run.delete_rows(f"{split}/{artifact}", rows)
-    if len(touched["test"]):
-        run.delete_rows("test/predictions", touched["test"])
-        if "test/scores" in run.artifacts():
-            run.delete_rows("test/scores", touched["test"])
-    _forget_keys(run, run, record.name, ids)
-    run_index.forget_keys(run, record.name, keys)
     _save_model(run, run, model)
     _append_audit(run, run, _audit_entry(status, keys, options))
     return status

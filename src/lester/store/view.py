@@ -311,6 +311,29 @@ class Run:
         """
         return self._rows(name, "table", start, stop, mmap=False).to_pandas()
 
+    def table_take(self, name: str, positions: Sequence[int] | np.ndarray) -> pd.DataFrame:
+        """Rows of a table at ``positions``, in that order: only the chunks holding them are
+        read, and only those rows are converted to pandas.
+
+        Examples
+        --------
+        >>> store.open_run(run_id).table_take("data", [4, 0])["id"].tolist()
+        [5, 1]
+        """
+        artifact = self.artifact(name, ("table",))
+        chunk_of, inside = self.locate(name, positions)
+        pieces, order = [], []
+        for index in np.unique(chunk_of).tolist():
+            selected = np.flatnonzero(chunk_of == index)
+            pieces.append(codecs.TABLE.take(self._chunk(artifact, index), inside[selected]))
+            order.append(selected)
+        if not pieces:
+            return self.table_rows(name, 0, 0)
+        rows = pa.concat_tables(pieces)
+        if len(pieces) > 1:
+            rows = codecs.TABLE.take(rows, np.argsort(np.concatenate(order), kind="stable"))
+        return rows.to_pandas()
+
     # -- matrices -------------------------------------------------------------------------
 
     def matrix(self, name: str, mmap: bool = False) -> Any:
