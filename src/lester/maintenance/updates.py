@@ -179,32 +179,21 @@ def _model_update(
 class _BackgroundModelUpdate:
     """A model update computed on a worker thread while the caller rewrites the run.
 
-    Everything the update reads from the store (the model, the training rows it needs) is
-    read in the constructor, so the worker computes on arrays in memory only and the caller
-    may replace chunks meanwhile: on two cores the model step and the chunk writes overlap.
-    Leaving the ``with`` block waits for the worker; :meth:`result` gives the updated model
-    and its report, or raises what the update raised.
+    The worker reads what it needs (the model, the training rows) from the version the
+    update started from, whose manifest and files stay as they were until the commit, so
+    the caller may replace chunks meanwhile: on two cores the model step overlaps the
+    chunk writes. Leaving the ``with`` block waits for the worker; :meth:`result` gives the
+    updated model and its report, or raises what the update raised.
     """
 
     def __init__(
-        self,
-        run: Any,
-        pipeline: Any,
-        changes: dict[str, Any],
-        options: UpdateOptions,
-        sample: bool = True,
+        self, run: Any, pipeline: Any, changes: dict[str, Any], options: UpdateOptions
     ) -> None:
-        from lester.maintenance.unlearning import update_model
-
-        self.run, self.pipeline, self.changes, self.options = run, pipeline, changes, options
-        removed, changed = _row_positions(changes, "removed"), _row_positions(changes, "changed")
-        affected = np.concatenate([removed, changed])
-        self.rows = _training_rows(run, affected, options) if sample else None
-        delta = _training_delta(run, changes, removed, changed, self.rows)
-        model = load_model(run, pipeline)
+        self.base, self.pipeline, self.changes, self.options = (
+            _base_version(run), pipeline, changes, options
+        )  # fmt: skip
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lester-model")
-        arguments = _update_arguments(pipeline, options)
-        self._future = self._worker.submit(update_model, model, delta, **arguments)
+        self._future = self._worker.submit(self._update, sample=True)
 
     def __enter__(self) -> _BackgroundModelUpdate:
         return self
@@ -213,15 +202,22 @@ class _BackgroundModelUpdate:
         self._worker.shutdown(wait=True)
 
     def result(self) -> tuple[Any, Any]:
-        updated, report = self._future.result()
-        if report.retrained and self.rows is not None:
-            # A retrain must see every training row, not the line-search sample; the
-            # version the update started from still holds them unchanged.
-            base = _base_version(self.run)
-            with _BackgroundModelUpdate(
-                base, self.pipeline, self.changes, self.options, sample=False
-            ) as retrain:
-                return retrain.result()
+        return self._future.result()
+
+    def _update(self, sample: bool) -> tuple[Any, Any]:
+        from lester.maintenance.unlearning import update_model
+
+        removed = _row_positions(self.changes, "removed")
+        changed = _row_positions(self.changes, "changed")
+        affected = np.concatenate([removed, changed])
+        rows = _training_rows(self.base, affected, self.options) if sample else None
+        delta = _training_delta(self.base, self.changes, removed, changed, rows)
+        model = load_model(self.base, self.pipeline)
+        arguments = _update_arguments(self.pipeline, self.options)
+        updated, report = update_model(model, delta, **arguments)
+        if report.retrained and rows is not None:
+            # A retrain must see every training row, not the line-search sample.
+            return self._update(sample=False)
         return updated, report
 
 
@@ -443,24 +439,12 @@ def _forget_values(
         run.run_id, "forget-values", selection.describe(), column, run.base.version, run.version
     )
     status.columns, status.x_ranges = derived, _ranges(features, derived)
-    changes: dict[str, dict[str, Any]] = {}
-    for split, rows in touched.items():
-        if not len(rows):
-            continue
-        old = run.table_take(f"{split}/data", rows)
-        status.forgotten_values += _string_values(old[derived])
-        new = old.copy()
-        for derived_column in derived:
-            new[derived_column] = None
-        X_new = reencode(encoder, new, read_matrix_rows(run, f"{split}/X", rows), set(derived))
-        y_old = read_matrix_rows(run, f"{split}/y", rows)
-        y_new = np.asarray(pipeline.extract_label(new)).astype(y_old.dtype)
-        status.labels_changed += int((y_new != y_old).sum())
-        changes[split] = {"rows": rows, "data": new, "X": X_new, "y": y_new}
-        status.rows[split] = len(rows)
-    _refuse_memorised(run, encoder, touched, status.forgotten_values)
-    train_changes = _changed_training_rows(changes.get("train"))
-    with _BackgroundModelUpdate(run, pipeline, train_changes, options) as pending:
+    nulled = _Nulling(run, derived, encoder, pipeline, status)
+    train = nulled.change("train", touched["train"])
+    with _BackgroundModelUpdate(run, pipeline, _changed_training_rows(train), options) as pending:
+        changes = {"train": train, "test": nulled.change("test", touched["test"])}
+        changes = {split: change for split, change in changes.items() if change is not None}
+        _refuse_memorised(run, encoder, touched, status.forgotten_values)
         for split, change in changes.items():
             run.replace_rows(f"{split}/data", change["rows"], change["data"])
             run.replace_rows(f"{split}/X", change["rows"], change["X"])
@@ -471,6 +455,35 @@ def _forget_values(
     _refresh_predictions(run, run, model, changes.get("test"))
     _append_audit(run, run, _audit_entry(status, keys, options))
     return status
+
+
+class _Nulling:
+    """forget-values on the rows of one split: the derived cells nulled, X re-encoded by the
+    fitted encoder, labels recomputed (counted in ``status``)."""
+
+    def __init__(
+        self, run: Any, derived: list[str], encoder: Any, pipeline: Any, status: UpdateStatus
+    ) -> None:
+        self.run, self.derived, self.encoder = run, derived, encoder
+        self.pipeline, self.status = pipeline, status
+
+    def change(self, split: str, rows: np.ndarray) -> dict[str, Any] | None:
+        """The new data, X and y of ``rows`` of ``split`` (``None`` without rows)."""
+        if not len(rows):
+            return None
+        run, status = self.run, self.status
+        old = run.table_take(f"{split}/data", rows)
+        status.forgotten_values += _string_values(old[self.derived])
+        new = old.copy()
+        for column in self.derived:
+            new[column] = None
+        X_old = read_matrix_rows(run, f"{split}/X", rows)
+        X_new = reencode(self.encoder, new, X_old, set(self.derived))
+        y_old = read_matrix_rows(run, f"{split}/y", rows)
+        y_new = np.asarray(self.pipeline.extract_label(new)).astype(y_old.dtype)
+        status.labels_changed += int((y_new != y_old).sum())
+        status.rows[split] = len(rows)
+        return {"rows": rows, "data": new, "X": X_new, "y": y_new}
 
 
 def tracked_update(
