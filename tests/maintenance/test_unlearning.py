@@ -482,3 +482,17 @@ def test_line_search_objective_reuses_the_input_layer_and_equals_the_plain_objec
     assert len(along._products) == 1
     assert type(network.net.module_.layers[0]).forward is torch.nn.Linear.forward
     assert "forward" not in vars(network.net.module_.layers[0])
+
+
+@needs_torch
+def test_mlp_update_in_place_changes_the_given_network_and_matches_a_copying_update(
+    mlp: dict,
+) -> None:
+    delta = mlp_delta(mlp, draw=2)
+    copied, copied_report = update_model(mlp["model"], delta)
+    own = copy.deepcopy(mlp["model"])
+
+    updated, report = update_model(own, delta, in_place=True)
+
+    assert updated is own and report.step == copied_report.step
+    np.testing.assert_array_equal(flat(own), flat(copied))

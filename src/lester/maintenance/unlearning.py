@@ -29,9 +29,10 @@ exact type (:data:`SUPPORTED`):
   mini-batches of the retained rows (``tau`` then searched around 1).
 
 Other kinds raise :class:`UnsupportedModelError` listing the supported ones, unless
-``allow_retrain=True``. The input model is never modified: the result is an updated deep
-copy (or a freshly trained model). Models must have been fitted without ``sample_weight``
-(``class_weight`` is honoured) on the rows of :attr:`TrainingDelta.X_before`. Exact methods
+``allow_retrain=True``. The input model is not modified (unless a network is updated
+``in_place``): the result is an updated deep copy (or a freshly trained model). Models must
+have been fitted without ``sample_weight`` (``class_weight`` is honoured) on the rows of
+:attr:`TrainingDelta.X_before`. Exact methods
 match a refit on the retained rows up to rounding (about ``1e-12`` for float64 inputs).
 
 **Gradient residual and budget.** For ``newton``, ``first-order`` and ``lissa``,
@@ -325,6 +326,7 @@ class _Options:
     seed: int
     step: float | None
     tilted: bool = False
+    in_place: bool = False
 
 
 def _relative(norm: float, baseline: float) -> float:
@@ -1000,7 +1002,7 @@ def _copy_network(model: Any) -> Any:
 
 
 def _update_skorch(model: Any, delta: TrainingDelta, options: _Options) -> _Outcome:
-    updated = _copy_network(model)
+    updated = model if options.in_place else _copy_network(model)
     network = _Network(updated)
     after = _TorchData.of(delta.X_after(), delta.y_after())
     with _evaluation_mode(updated), models.one_torch_thread():
@@ -1110,6 +1112,7 @@ def update_model(
     seed: int = 42,
     step: float | None = None,
     line_search: str = "retained",
+    in_place: bool = False,
 ) -> tuple[Any, UpdateReport]:
     """Update ``model``, trained on ``delta.X_before``, to the training set after ``delta``.
 
@@ -1148,6 +1151,10 @@ def update_model(
         trained for a few epochs, ``"retained"`` often picks ``tau = 0`` (its gradient is
         dominated by unfinished training), whereas ``"tilted"`` follows the update that
         Warnecke et al.'s first- and second-order steps approximate.
+    in_place:
+        For skorch networks: update ``model``'s weights in place instead of a deep copy of
+        it, for a caller that no longer needs the original (a model just loaded from the
+        store); a retrain still returns a new model.
 
     Returns
     -------
@@ -1181,7 +1188,7 @@ def update_model(
     updater, unsupported = _updater(model)
     if unsupported and not allow_retrain:
         raise UnsupportedModelError(_unsupported_message(unsupported))
-    options = _Options(second_order, seed, step, tilted=line_search == "tilted")
+    options = _Options(second_order, seed, step, line_search == "tilted", in_place)
     if delta.is_empty:
         outcome = _Outcome(copy.deepcopy(model), "none")
     elif updater is None:

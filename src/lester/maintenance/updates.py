@@ -214,7 +214,8 @@ class _BackgroundModelUpdate:
         delta = _training_delta(self.base, self.changes, removed, changed, rows)
         model = load_model(self.base, self.pipeline)
         arguments = _update_arguments(self.pipeline, self.options)
-        updated, report = update_model(model, delta, **arguments)
+        # The model was loaded for this update only: no need for update_model's copy.
+        updated, report = update_model(model, delta, in_place=True, **arguments)
         if report.retrained and rows is not None:
             # A retrain must see every training row, not the line-search sample.
             return self._update(sample=False)
