@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import getpass
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -172,7 +172,11 @@ def _model_update(
     run: Any, pipeline: Any, changes: dict[str, Any], options: UpdateOptions
 ) -> tuple[Any, Any]:
     """Update the run's model for the training rows that changed or went (and wait)."""
-    with _BackgroundModelUpdate(run, pipeline, changes, options) as pending:
+    affected = np.concatenate(
+        [_row_positions(changes, "removed"), _row_positions(changes, "changed")]
+    )
+    with _BackgroundModelUpdate(run, pipeline, options, affected) as pending:
+        pending.start(changes)
         return pending.result()
 
 
@@ -182,18 +186,19 @@ class _BackgroundModelUpdate:
     The worker reads what it needs (the model, the training rows) from the version the
     update started from, whose manifest and files stay as they were until the commit, so
     the caller may replace chunks meanwhile: on two cores the model step overlaps the
-    chunk writes. Leaving the ``with`` block waits for the worker; :meth:`result` gives the
-    updated model and its report, or raises what the update raised.
+    chunk writes. It reads as soon as the affected training rows are known; :meth:`start`
+    hands it the changes once they are computed. Leaving the ``with`` block waits for the
+    worker; :meth:`result` gives the updated model and its report, or raises what the
+    update raised.
     """
 
     def __init__(
-        self, run: Any, pipeline: Any, changes: dict[str, Any], options: UpdateOptions
+        self, run: Any, pipeline: Any, options: UpdateOptions, affected: np.ndarray
     ) -> None:
-        self.base, self.pipeline, self.changes, self.options = (
-            _base_version(run), pipeline, changes, options
-        )  # fmt: skip
+        self.base, self.pipeline, self.options = _base_version(run), pipeline, options
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lester-model")
-        self._future = self._worker.submit(self._update, sample=True)
+        self._read = self._worker.submit(self._read_inputs, affected)
+        self._future: Future | None = None
 
     def __enter__(self) -> _BackgroundModelUpdate:
         return self
@@ -201,24 +206,41 @@ class _BackgroundModelUpdate:
     def __exit__(self, *exc_info: object) -> None:
         self._worker.shutdown(wait=True)
 
+    def start(self, changes: dict[str, Any]) -> None:
+        """Compute the update for ``changes`` (see :func:`_training_delta`)."""
+        self._future = self._worker.submit(self._update, changes)
+
     def result(self) -> tuple[Any, Any]:
+        if self._future is None:
+            raise RuntimeError("start() the model update before asking for its result")
         return self._future.result()
 
-    def _update(self, sample: bool) -> tuple[Any, Any]:
+    def _read_inputs(self, affected: np.ndarray) -> tuple[Any, np.ndarray | None, tuple]:
+        """The model, and the training rows the update works on (``None``: all of them)
+        with their X and y."""
+        rows = _training_rows(self.base, affected, self.options)
+        if rows is None:
+            training = self.base.matrix("train/X"), self.base.matrix("train/y")
+        else:
+            training = (
+                read_matrix_rows(self.base, "train/X", rows),
+                read_matrix_rows(self.base, "train/y", rows),
+            )
+        return load_model(self.base, self.pipeline), rows, training
+
+    def _update(self, changes: dict[str, Any]) -> tuple[Any, Any]:
         from lester.maintenance.unlearning import update_model
 
-        removed = _row_positions(self.changes, "removed")
-        changed = _row_positions(self.changes, "changed")
-        affected = np.concatenate([removed, changed])
-        rows = _training_rows(self.base, affected, self.options) if sample else None
-        delta = _training_delta(self.base, self.changes, removed, changed, rows)
-        model = load_model(self.base, self.pipeline)
+        model, rows, training = self._read.result()
         arguments = _update_arguments(self.pipeline, self.options)
+        delta = _training_delta(changes, training, rows)
         # The model was loaded for this update only: no need for update_model's copy.
         updated, report = update_model(model, delta, in_place=True, **arguments)
         if report.retrained and rows is not None:
             # A retrain must see every training row, not the line-search sample.
-            return self._update(sample=False)
+            all_rows = self.base.matrix("train/X"), self.base.matrix("train/y")
+            delta = _training_delta(changes, all_rows, None)
+            return update_model(load_model(self.base, self.pipeline), delta, **arguments)
         return updated, report
 
 
@@ -227,24 +249,19 @@ def _row_positions(changes: dict[str, Any], kind: str) -> np.ndarray:
 
 
 def _training_delta(
-    run: Any,
-    changes: dict[str, Any],
-    removed: np.ndarray,
-    changed: np.ndarray,
-    rows: np.ndarray | None,
+    changes: dict[str, Any], training: tuple[Any, Any], rows: np.ndarray | None
 ) -> Any:
-    """The delta of the training data, over every training row or over ``rows`` (sorted)."""
+    """The delta of the training data ``training`` (X and y): every training row, or the
+    rows at ``rows`` (sorted, holding every removed and changed row)."""
     from lester.maintenance.unlearning import TrainingDelta
 
-    if rows is None:  # exact and second-order methods need every training row
-        X_before, y_before = run.matrix("train/X"), run.matrix("train/y")
-    else:
-        X_before = read_matrix_rows(run, "train/X", rows)
-        y_before = read_matrix_rows(run, "train/y", rows)
+    removed = _row_positions(changes, "removed")
+    changed = _row_positions(changes, "changed")
+    if rows is not None:
         removed, changed = np.searchsorted(rows, removed), np.searchsorted(rows, changed)
     return TrainingDelta(
-        X_before=X_before,
-        y_before=y_before,
+        X_before=training[0],
+        y_before=training[1],
         removed=removed,
         changed=changed,
         X_changed=changes.get("X_changed"),
@@ -441,8 +458,9 @@ def _forget_values(
     )
     status.columns, status.x_ranges = derived, _ranges(features, derived)
     nulled = _Nulling(run, derived, encoder, pipeline, status)
-    train = nulled.change("train", touched["train"])
-    with _BackgroundModelUpdate(run, pipeline, _changed_training_rows(train), options) as pending:
+    with _BackgroundModelUpdate(run, pipeline, options, touched["train"]) as pending:
+        train = nulled.change("train", touched["train"])
+        pending.start(_changed_training_rows(train))
         changes = {"train": train, "test": nulled.change("test", touched["test"])}
         changes = {split: change for split, change in changes.items() if change is not None}
         _refuse_memorised(run, encoder, touched, status.forgotten_values)
@@ -594,7 +612,8 @@ def _forget_rows(store: Any, run: Any, selection: Selection, options: UpdateOpti
     forgotten = pd.concat([run.table_take(f"{s}/data", r) for s, r in touched.items()])
     status.forgotten_values = _string_values(forgotten)
     _refuse_memorised(run, run.sklearn("encoders"), touched, status.forgotten_values)
-    with _BackgroundModelUpdate(run, pipeline, {"removed": touched["train"]}, options) as pending:
+    with _BackgroundModelUpdate(run, pipeline, options, touched["train"]) as pending:
+        pending.start({"removed": touched["train"]})
         for split, rows in touched.items():
             if not len(rows):
                 continue
