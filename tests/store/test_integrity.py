@@ -12,6 +12,7 @@ import pytest
 
 from lester.errors import LesterError
 from lester.store import Dependency, IntegrityError, Store, StoreError, UnknownRunError
+from lester.store.manifest import Manifest
 
 from .conftest import run_files
 
@@ -55,6 +56,31 @@ def test_corrupted_manifest_and_missing_file_are_integrity_errors(store: Store) 
     manifest.write_text(manifest.read_text().replace('"note": ""', '"note": "x"'))
     with pytest.raises(IntegrityError, match=f"manifest {manifest} .*is corrupt"):
         store.open_run(run_id)
+
+
+def test_a_manifest_is_parsed_once_per_store_and_checked_at_every_open(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = _run_with_matrix(store)
+    parses = []
+    parse = Manifest.from_bytes.__func__
+
+    def counting(cls, data: bytes) -> Manifest:
+        parses.append(len(data))
+        return parse(cls, data)
+
+    monkeypatch.setattr(Manifest, "from_bytes", classmethod(counting))
+    first, second = store.open_run(run_id), store.open_run(run_id)
+    with store.update_run(run_id) as update:
+        update.put_json("doc", {"a": 2})
+
+    assert len(parses) == 1 and first.manifest is second.manifest is update.base
+    assert store.open_run(run_id).json("doc") == {"a": 2}  # the new version: parsed anew
+    assert Store(store.root).open_run(run_id).version == 2 and len(parses) == 3
+    manifest = store.run_path(run_id) / "manifest.v000002.json"
+    _flip_a_byte(manifest)
+    with pytest.raises(IntegrityError, match="is corrupt"):
+        store.open_run(run_id)  # parsed before, but its bytes are checked again
 
 
 def test_verify_counts_checked_files(store: Store) -> None:

@@ -17,6 +17,7 @@ import re
 import secrets
 import tempfile
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,7 @@ from lester.store.writer import NewRun, RunUpdate, check_json, collect_garbage
 
 DEFAULT_ROOT = ".lester"
 UPDATE_SUFFIX = ".update"
+MANIFEST_CACHE = 4  # parsed manifests kept per Store
 PIPELINE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
 
 
@@ -80,6 +82,10 @@ class Store:
         self.catalog = Catalog(self.root / "catalog.sqlite")
         self.lock_timeout = lock_timeout
         self._recovered = False
+        # Parsed manifests by sha256: an update opens its run several times (to write, to
+        # describe it to lineage sinks before and after), and a big run's manifest is
+        # megabytes of JSON. A manifest file never changes, so an entry never goes stale.
+        self._manifests: OrderedDict[str, Manifest] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -249,7 +255,16 @@ class Store:
             raise IntegrityError(
                 f"{label} is corrupt: sha256 {actual}, recorded {record.manifest_sha256}"
             )
-        return Manifest.from_bytes(data)
+        return self._parsed(actual, data)
+
+    def _parsed(self, sha256: str, data: bytes) -> Manifest:
+        """The manifest of these bytes; versions are edited as copies (``successor``), so
+        one parse serves every reader."""
+        manifest = self._manifests.pop(sha256, None) or Manifest.from_bytes(data)
+        self._manifests[sha256] = manifest
+        while len(self._manifests) > MANIFEST_CACHE:
+            self._manifests.popitem(last=False)
+        return manifest
 
     def run(self, run_id: str) -> RunRecord:
         """The catalog row of a run.
