@@ -39,11 +39,14 @@ match a refit on the retained rows up to rounding (about ``1e-12`` for float64 i
 averaged* training objective of the retained rows at the updated parameters, and
 ``gradient_residual``, that norm *relative* to the original model's gradient norm on its
 own training data (floored at ``1e-8``): ``1`` means the updated model is as close to a
-stationary point of its new objective as the original was of its old one. A converged Newton
-update leaves about ``1e-4`` or less; a line-searched first-order update of a network about
-``1``. When the residual exceeds ``budget`` (default :data:`DEFAULT_BUDGET` ``= 2.0``: twice
-as far from stationarity as the original model), the update is discarded, the model retrained
-and the report says why.
+stationary point of its new objective as the original was of its old one. For networks the
+reference is the larger of that norm and the gradient norm of the retained rows' objective
+at the original parameters (what no update leaves): a network trained to convergence is
+stationary on its old data, and an update is not asked to beat what the deletion itself
+moved. A converged Newton update leaves about ``1e-4`` or less; a line-searched first-order
+update of a network about ``1`` or less. When the residual exceeds ``budget`` (default
+:data:`DEFAULT_BUDGET` ``= 2.0``: twice as far from stationarity as the reference), the update
+is discarded, the model retrained and the report says why.
 
 Examples
 --------
@@ -931,6 +934,7 @@ def _update_skorch(model: Any, delta: TrainingDelta, options: _Options) -> _Outc
     with _evaluation_mode(updated), models.one_torch_thread():
         theta = network.vector().double().cpu()
         before_gradient = network.objective_gradient(_TorchData.of(delta.X_before, delta.y_before))
+        no_update_gradient = network.objective_gradient(after)
         difference = network.summed_gradient(_TorchData.of(*delta.new_rows()))
         difference -= network.summed_gradient(_TorchData.of(*delta.old_rows()))
         direction, scale, method = difference, 1.0 / max(len(after), 1), "first-order"
@@ -949,7 +953,10 @@ def _update_skorch(model: Any, delta: TrainingDelta, options: _Options) -> _Outc
         tau = _line_search(objective_at, scale) if options.step is None else options.step
         network.assign((theta - tau * direction).float())
         norm = float(network.objective_gradient(after).norm())
-    baseline = float(before_gradient.norm())
+    # A converged network is (nearly) stationary on its old data, so the deletion's own
+    # gradient, which no update is asked to beat, sets the scale: without update the model
+    # would be that far from stationarity on the new data.
+    baseline = max(float(before_gradient.norm()), float(no_update_gradient.norm()))
     return _Outcome(updated, method, norm, _relative(norm, baseline), step=tau)
 
 
