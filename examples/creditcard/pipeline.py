@@ -240,11 +240,11 @@ def create_model(num_features: int) -> NeuralNetClassifier:
 
     Training minimises the mean cross-entropy plus ``0.3 / 2 * ||theta||^2`` (all weights and
     biases) by full-batch L-BFGS, until float32 rounding stops its progress (at most 200
-    iterations). Strong L2 and a smooth network make the trained model a function of the
-    data alone (no batch order, one minimum near the seeded start), which a model update
-    after deletions can approach; mini-batch Adam left retrains apart by optimisation noise
-    that no update could follow (``benchmarks/README.md``). The price: predicted
-    probabilities are shrunk towards the class shares' middle.
+    iterations). Strong L2 and a smooth network make the trained model (nearly) a function
+    of the data, with no batch order, which a model update after deletions can approach;
+    mini-batch Adam left retrains apart by optimisation noise that no update could follow
+    (``benchmarks/README.md``, which also gives the limits). The price: the L2 penalty
+    shrinks predicted probabilities towards 0.5.
 
     Examples
     --------
