@@ -4,7 +4,11 @@ refits and retrains of scikit-learn models and a small skorch network."""
 from __future__ import annotations
 
 import copy
+import importlib.util
+import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -472,9 +476,9 @@ def test_line_search_objective_reuses_the_input_layer_and_equals_the_plain_objec
     data = _TorchData.of(mlp["X"], mlp["y"])
     theta = network.vector().double()
     direction = torch.from_numpy(np.random.default_rng(0).normal(size=theta.numel()))
-    along = _AlongDirection(network, data, theta, direction)
+    along = _AlongDirection(network, [data], theta, direction)
     for tau in (0.0, 1e-3, 0.1, 0.0):
-        value = along(tau)
+        value = along.losses(tau)[0] / len(data) + along.penalty(tau)
         network.assign((theta - tau * direction).float())
         assert value == pytest.approx(network.objective(data), rel=1e-5)
     # One cached product pair: the input layer's, for the one batch; the hidden layer
@@ -496,3 +500,78 @@ def test_mlp_update_in_place_changes_the_given_network_and_matches_a_copying_upd
 
     assert updated is own and report.step == copied_report.step
     np.testing.assert_array_equal(flat(own), flat(copied))
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "creditcard" / "pipeline.py"
+
+
+@pytest.fixture(scope="module")
+def example_create_model() -> Iterator[Any]:
+    """``create_model`` of the example pipeline (converged tanh network, L2 by L-BFGS)."""
+    name = "lester_example_creditcard_pipeline"
+    spec = importlib.util.spec_from_file_location(name, EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    yield module.create_model
+    del sys.modules[name]
+
+
+@needs_torch
+def test_converged_example_network_is_updated_not_retrained(example_create_model) -> None:
+    """The example's network is trained to a stationary point, so its own gradient is ~0;
+    the update's residual is measured against what no update leaves, and the line-searched
+    first-order step lands closer to the from-scratch retrain (same initial weights)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 20)).astype(np.float32)
+    y = (X @ rng.normal(size=20) / np.sqrt(20) * 3 + rng.normal(size=2000) > 0).astype(np.int64)
+
+    def train(X: np.ndarray, y: np.ndarray):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(42)
+            return example_create_model(X.shape[1]).fit(X, y)
+
+    model = train(X, y)
+    ratios = []
+    for draw in range(3):
+        delta = TrainingDelta.removal(X, y, np.random.default_rng(draw).choice(2000, 20, False))
+        updated, report = update_model(model, delta, create_model=example_create_model)
+        assert (report.method, report.retrained) == ("first-order", False)
+        assert report.gradient_residual < 1.0 and report.step > 0
+        retrained = flat(train(delta.X_after(), delta.y_after()))
+        ratios.append(
+            np.linalg.norm(flat(updated) - retrained) / np.linalg.norm(flat(model) - retrained)
+        )
+    assert max(ratios) < 1.0
+
+
+@needs_torch
+def test_a_sampled_update_of_the_converged_network_follows_the_whole_retained_objective(
+    example_create_model,
+) -> None:
+    """What forget-values does: X_before holds the removed rows and a sample of the others,
+    and ``rows_before`` the training set's size. The line search then estimates the whole
+    retained objective and picks the step the whole data gives; on the raw sample objective
+    the sample's own gradient noise, not the deletion, picks the step."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(4000, 20)).astype(np.float32)
+    y = (X @ rng.normal(size=20) / np.sqrt(20) * 3 + rng.normal(size=4000) > 0).astype(np.int64)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(42)
+        model = example_create_model(20).fit(X, y)
+    removed = rng.choice(4000, 40, replace=False)
+    sample = np.union1d(rng.choice(np.setdiff1d(np.arange(4000), removed), 256, False), removed)
+    sampled = TrainingDelta.removal(X[sample], y[sample], np.searchsorted(sample, removed))
+    whole = TrainingDelta.removal(X, y, removed)
+
+    _, reference = update_model(model, whole)
+    estimated, report = update_model(model, sampled, rows_before=4000)
+    _, raw = update_model(model, sampled)
+
+    assert reference.step > 0 and not report.retrained
+    assert report.step == pytest.approx(reference.step, rel=0.5)
+    assert raw.step != pytest.approx(reference.step, rel=0.5)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(42)
+        retrained = flat(example_create_model(20).fit(whole.X_after(), whole.y_after()))
+    assert np.linalg.norm(flat(estimated) - retrained) < np.linalg.norm(flat(model) - retrained)

@@ -40,11 +40,14 @@ match a refit on the retained rows up to rounding (about ``1e-12`` for float64 i
 averaged* training objective of the retained rows at the updated parameters, and
 ``gradient_residual``, that norm *relative* to the original model's gradient norm on its
 own training data (floored at ``1e-8``): ``1`` means the updated model is as close to a
-stationary point of its new objective as the original was of its old one. A converged Newton
-update leaves about ``1e-4`` or less; a line-searched first-order update of a network about
-``1``. When the residual exceeds ``budget`` (default :data:`DEFAULT_BUDGET` ``= 2.0``: twice
-as far from stationarity as the original model), the update is discarded, the model retrained
-and the report says why.
+stationary point of its new objective as the original was of its old one. For networks the
+reference is the larger of that norm and the gradient norm of the retained rows' objective
+at the original parameters (what no update leaves): a network trained to convergence is
+stationary on its old data, and an update is not asked to beat what the deletion itself
+moved. A converged Newton update leaves about ``1e-4`` or less; a line-searched first-order
+update of a network about ``1`` or less. When the residual exceeds ``budget`` (default
+:data:`DEFAULT_BUDGET` ``= 2.0``: twice as far from stationarity as the reference), the update
+is discarded, the model retrained and the report says why.
 
 Examples
 --------
@@ -327,6 +330,7 @@ class _Options:
     step: float | None
     tilted: bool = False
     in_place: bool = False
+    rows_before: int | None = None
 
 
 def _relative(norm: float, baseline: float) -> float:
@@ -804,14 +808,17 @@ class _Network:
             total += torch.cat([g.reshape(-1) for g in grads]).double().cpu()
         return total
 
-    def objective(self, data: _TorchData) -> float:
-        """The mean loss over ``data`` (plus the weight-decay term)."""
+    def summed_loss(self, data: _TorchData) -> float:
+        """The sum of the per-sample losses over ``data`` (no gradient)."""
         import torch
 
         with torch.no_grad():
-            total = sum(float(self._summed_loss(X, y)) for X, y in data.batches())
-            penalty = 0.5 * self.weight_decay * float(self.vector().double().square().sum())
-        return total / max(len(data), 1) + penalty
+            return sum(float(self._summed_loss(X, y)) for X, y in data.batches())
+
+    def objective(self, data: _TorchData) -> float:
+        """The mean loss over ``data`` (plus the weight-decay term)."""
+        penalty = 0.5 * self.weight_decay * float(self.vector().double().square().sum())
+        return self.summed_loss(data) / max(len(data), 1) + penalty
 
     def objective_gradient(self, data: _TorchData) -> Any:
         """The gradient of :meth:`objective`."""
@@ -832,8 +839,8 @@ class _Network:
 
 
 class _AlongDirection:
-    """The objective of ``data`` at ``theta - tau * direction`` as a function of ``tau``: what
-    the line search evaluates.
+    """The summed losses of data sets at ``theta - tau * direction`` as functions of ``tau``:
+    what the line search evaluates.
 
     A linear layer that reads the network's input (or a view of it) is affine in its own
     parameters, so its output at ``tau`` is ``A - tau * B``: ``A`` is its output at
@@ -842,19 +849,29 @@ class _AlongDirection:
     inputs, 64 hidden units) that is nearly all of the cost of an evaluation.
     """
 
-    def __init__(self, network: _Network, data: _TorchData, theta: Any, direction: Any) -> None:
-        self.network, self.data = network, data
+    def __init__(
+        self, network: _Network, datasets: Sequence[_TorchData], theta: Any, direction: Any
+    ) -> None:
+        self.network, self.datasets = network, datasets
         self.theta, self.direction = theta, direction
-        self._input_storage = data.X.untyped_storage().data_ptr()
+        self._inputs = {data.X.untyped_storage().data_ptr() for data in datasets}
         self._offsets = network.offsets()
         self._products: dict[tuple, tuple[Any, Any]] = {}
         self._tau = 0.0
 
-    def __call__(self, tau: float) -> float:
+    def losses(self, tau: float) -> list[float]:
+        """The summed loss of each data set at ``tau``."""
+        import torch
+
         self._tau = tau
         self.network.assign((self.theta - tau * self.direction).float())
-        with self._affine_input_layers():
-            return self.network.objective(self.data)
+        with torch.no_grad(), self._affine_input_layers():
+            return [self.network.summed_loss(data) for data in self.datasets]
+
+    def penalty(self, tau: float) -> float:
+        """The weight-decay term at ``tau`` (in float64: no assignment needed)."""
+        theta = self.theta - tau * self.direction
+        return 0.5 * self.network.weight_decay * float(theta.square().sum())
 
     @contextlib.contextmanager
     def _affine_input_layers(self) -> Iterator[None]:
@@ -875,7 +892,7 @@ class _AlongDirection:
                 del layer.forward
 
     def _linear(self, layer: Any, forward: Callable, inputs: Any) -> Any:
-        if inputs.untyped_storage().data_ptr() != self._input_storage:
+        if inputs.untyped_storage().data_ptr() not in self._inputs:
             return forward(layer, inputs)  # a hidden layer: its input depends on tau
         key = (id(layer), inputs.data_ptr(), tuple(inputs.shape), inputs.stride())
         if key not in self._products:
@@ -1005,30 +1022,89 @@ def _update_skorch(model: Any, delta: TrainingDelta, options: _Options) -> _Outc
     updated = model if options.in_place else _copy_network(model)
     network = _Network(updated)
     after = _TorchData.of(delta.X_after(), delta.y_after())
+    old, new = _TorchData.of(*delta.old_rows()), _TorchData.of(*delta.new_rows())
+    population = _Population.of(delta, options.rows_before)
     with _evaluation_mode(updated), models.one_torch_thread():
         theta = network.vector().double().cpu()
-        before_gradient = network.objective_gradient(_TorchData.of(delta.X_before, delta.y_before))
-        difference = network.summed_gradient(_TorchData.of(*delta.new_rows()))
-        difference -= network.summed_gradient(_TorchData.of(*delta.old_rows()))
-        direction, scale, method = difference, 1.0 / max(len(after), 1), "first-order"
+        penalty = network.weight_decay * theta
+        summed_before = network.summed_gradient(_TorchData.of(delta.X_before, delta.y_before))
+        summed_old, summed_new = network.summed_gradient(old), network.summed_gradient(new)
+        difference = summed_new - summed_old
+        before_gradient = summed_before / max(delta.num_rows_before, 1) + penalty
+        no_update_gradient = (summed_before + difference) / max(len(after), 1) + penalty
+        direction, scale, method = difference, 1.0 / population.after, "first-order"
         if options.second_order:
-            direction = _lissa(network, after, difference, options.seed) / max(len(after), 1)
+            direction = _lissa(network, after, difference, options.seed) / population.after
             scale, method = 1.0, "lissa"
+        if population.sampled:
+            along = _AlongDirection(network, [after, new, old], theta, direction)
+            rest = (summed_before - summed_old) @ direction  # the sample's own linear term
+            decay = network.weight_decay * theta @ direction
+            objective_at = population.objective(along, float(rest), float(decay))
+        else:
+            along = _AlongDirection(network, [after], theta, direction)
+            # Tilted: minus the original model's own gradient, so that its distance from a
+            # stationary point (training not run to convergence) is not "unlearned" too.
+            tilt = float(before_gradient @ direction) if options.tilted else 0.0
 
-        # Tilted: minus the original model's own gradient, so that its distance from a
-        # stationary point (training not run to convergence) is not "unlearned" as well.
-        tilt = float(before_gradient @ direction) if options.tilted else 0.0
-
-        along = _AlongDirection(network, after, theta, direction)
-
-        def objective_at(tau: float) -> float:
-            return along(tau) + tau * tilt
+            def objective_at(tau: float) -> float:
+                return along.losses(tau)[0] / max(len(after), 1) + along.penalty(tau) + tau * tilt
 
         tau = _line_search(objective_at, scale) if options.step is None else options.step
         network.assign((theta - tau * direction).float())
         norm = float(network.objective_gradient(after).norm())
-    baseline = float(before_gradient.norm())
+    # A converged network is (nearly) stationary on its old data, so the deletion's own
+    # gradient, which no update is asked to beat, sets the scale: without update the model
+    # would be that far from stationarity on the new data.
+    baseline = max(float(before_gradient.norm()), float(no_update_gradient.norm()))
     return _Outcome(updated, method, norm, _relative(norm, baseline), step=tau)
+
+
+@dataclass(frozen=True)
+class _Population:
+    """The whole training set that ``X_before`` samples: its row counts before and after
+    the delta, and whether ``X_before`` holds only a sample of it."""
+
+    before: int
+    after: int
+    sampled: bool
+
+    @classmethod
+    def of(cls, delta: TrainingDelta, rows_before: int | None) -> _Population:
+        if rows_before is not None and rows_before < delta.num_rows_before:
+            raise InvalidDeltaError(
+                f"rows_before ({rows_before}) is smaller than X_before ({delta.num_rows_before})"
+            )
+        before = delta.num_rows_before if rows_before is None else int(rows_before)
+        after = before - delta.num_rows_before + delta.num_rows_after
+        return cls(before, max(after, 1), before > delta.num_rows_before)
+
+    def objective(
+        self, along: _AlongDirection, rest: float, decay: float
+    ) -> Callable[[float], float]:
+        """The retained objective of the whole training set, estimated from the sample
+        (up to a constant): the rows that leave and enter exactly, the other rows through
+        the sample's curvature alone (its loss change minus its linear term ``rest`` along
+        the direction), scaled to the population.
+
+        The whole data's linear term is not known; it follows from taking the original
+        model as stationary on its training data (trained to convergence): the losses'
+        gradient then cancels the weight decay's, ``-before * decay`` along the direction.
+        Without that correction the sample's own gradient noise, not the deletion, would
+        pick the step."""
+        kept, entering_rows = along.datasets[0], along.datasets[1]
+        base = along.losses(0.0)
+        others = max(len(kept) - len(entering_rows), 1)  # the sample's rows that stay
+
+        def at(tau: float) -> float:
+            sample, entering, leaving = (
+                loss - zero for loss, zero in zip(along.losses(tau), base, strict=True)
+            )
+            curvature = (sample - entering + tau * rest) / others
+            losses = self.before * (curvature + tau * decay) + entering - leaving
+            return losses / self.after + along.penalty(tau)
+
+        return at
 
 
 # ---------------------------------------------------------------------------- dispatch
@@ -1113,6 +1189,7 @@ def update_model(
     step: float | None = None,
     line_search: str = "retained",
     in_place: bool = False,
+    rows_before: int | None = None,
 ) -> tuple[Any, UpdateReport]:
     """Update ``model``, trained on ``delta.X_before``, to the training set after ``delta``.
 
@@ -1155,6 +1232,12 @@ def update_model(
         For skorch networks: update ``model``'s weights in place instead of a deep copy of
         it, for a caller that no longer needs the original (a model just loaded from the
         store); a retrain still returns a new model.
+    rows_before:
+        For skorch networks: the rows of the whole training set when ``delta.X_before``
+        holds only a sample of it (plus every removed and changed row), as maintenance
+        passes it. The line search then minimises an estimate of the whole retained
+        objective: the rows that leave and enter exactly, the other rows through the
+        sample's curvature, for a network trained to convergence on its data.
 
     Returns
     -------
@@ -1188,7 +1271,7 @@ def update_model(
     updater, unsupported = _updater(model)
     if unsupported and not allow_retrain:
         raise UnsupportedModelError(_unsupported_message(unsupported))
-    options = _Options(second_order, seed, step, line_search == "tilted", in_place)
+    options = _Options(second_order, seed, step, line_search == "tilted", in_place, rows_before)
     if delta.is_empty:
         outcome = _Outcome(copy.deepcopy(model), "none")
     elif updater is None:

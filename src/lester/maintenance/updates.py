@@ -234,12 +234,15 @@ class _BackgroundModelUpdate:
         model, rows, training = self._read.result()
         arguments = _update_arguments(self.pipeline, self.options)
         delta = _training_delta(changes, training, rows)
+        if rows is not None:  # a sample: the line search estimates the whole objective
+            arguments["rows_before"] = self.base.n_rows("train/y")
         # The model was loaded for this update only: no need for update_model's copy.
         updated, report = update_model(model, delta, in_place=True, **arguments)
         if report.retrained and rows is not None:
             # A retrain must see every training row, not the line-search sample.
             all_rows = self.base.matrix("train/X"), self.base.matrix("train/y")
             delta = _training_delta(changes, all_rows, None)
+            arguments.pop("rows_before")
             return update_model(load_model(self.base, self.pipeline), delta, **arguments)
         return updated, report
 
