@@ -37,7 +37,6 @@ The last line reads ``RATIO logreg distance=<worst> (<=0.05) agreement=<worst> (
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import sys
 from collections.abc import Callable, Sequence
@@ -53,6 +52,7 @@ from threadpoolctl import threadpool_limits
 
 from _common import print_table, timed
 from lester.maintenance.unlearning import TrainingDelta, update_model
+from lester.pipeline import load_pipeline
 from lester.runner.models import fit
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "creditcard" / "pipeline.py"
@@ -136,12 +136,7 @@ def print_logistic(results: Sequence[dict[str, float]], n: int, d: int) -> None:
 # ---------------------------------------------------------------------------- MLP
 def load_create_model() -> Callable[[int], Any]:
     """``create_model`` of the example pipeline (importable by name, as the runner loads it)."""
-    name = "lester_example_creditcard_pipeline"
-    spec = importlib.util.spec_from_file_location(name, EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module.create_model
+    return load_pipeline(EXAMPLE).module.create_model
 
 
 def mlp_data(n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -4,8 +4,6 @@ refits and retrains of scikit-learn models and a small skorch network."""
 from __future__ import annotations
 
 import copy
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -506,15 +504,11 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "creditcard" / "pip
 
 
 @pytest.fixture(scope="module")
-def example_create_model() -> Iterator[Any]:
+def example_create_model() -> Any:
     """``create_model`` of the example pipeline (converged tanh network, L2 by L-BFGS)."""
-    name = "lester_example_creditcard_pipeline"
-    spec = importlib.util.spec_from_file_location(name, EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    yield module.create_model
-    del sys.modules[name]
+    from lester.pipeline import load_pipeline
+
+    return load_pipeline(EXAMPLE).module.create_model
 
 
 @needs_torch
