@@ -236,12 +236,20 @@ def test_a_sampled_network_update_over_budget_retrains_on_every_kept_row(tmp_pat
     started from, all of it, not the sample and not a mix of old and new rows."""
     import torch
 
+    from lester.maintenance import unlearning
     from lester.runner.artifacts import load_model, load_stored_pipeline
     from lester.runner.models import fit
 
     store, run_id, customers = sampled_network_run(tmp_path, monkeypatch)
     gone = customers[customers["country"] == "UK"]["customer_id"].head(2).tolist()
     options = UpdateOptions(budget=1e-12)  # no approximate update is that good
+    retrains, retrain = [], unlearning._retrain
+
+    def recording(model, delta, create_model, seed):
+        retrains.append(delta.num_rows_after)
+        return retrain(model, delta, create_model, seed)
+
+    monkeypatch.setattr(unlearning, "_retrain", recording)
 
     status = forget_rows(store, run_id, Selection("customers", keys=tuple(gone)), options)
 
@@ -250,6 +258,7 @@ def test_a_sampled_network_update_over_budget_retrains_on_every_kept_row(tmp_pat
     X, y = run.matrix("train/X"), run.matrix("train/y")
     assert status.model["rows_removed"] == status.rows["train"] > 0
     assert len(y) + status.rows["train"] > 2 * 16 + 8  # more rows than any sample
+    assert retrains == [len(y)]  # one retrain, on every kept row; none on the sample
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(42)  # update_model's retrain seed
         expected = fit(load_stored_pipeline(run).create_model(X.shape[1]), X, y)

@@ -229,22 +229,25 @@ class _BackgroundModelUpdate:
         return load_model(self.base, self.pipeline), rows, training
 
     def _update(self, changes: dict[str, Any]) -> tuple[Any, Any]:
-        from lester.maintenance.unlearning import update_model
+        from lester.maintenance.unlearning import DEFAULT_BUDGET, update_model
 
         model, rows, training = self._read.result()
         arguments = _update_arguments(self.pipeline, self.options)
         delta = _training_delta(changes, training, rows)
-        if rows is not None:  # a sample: the line search estimates the whole objective
-            arguments["rows_before"] = self.base.n_rows("train/y")
-        # The model was loaded for this update only: no need for update_model's copy.
-        updated, report = update_model(model, delta, in_place=True, **arguments)
-        if report.retrained and rows is not None:
-            # A retrain must see every training row, not the line-search sample.
-            all_rows = self.base.matrix("train/X"), self.base.matrix("train/y")
-            delta = _training_delta(changes, all_rows, None)
-            arguments.pop("rows_before")
-            return update_model(load_model(self.base, self.pipeline), delta, **arguments)
-        return updated, report
+        if rows is None:
+            # The model was loaded for this update only: no need for update_model's copy.
+            return update_model(model, delta, in_place=True, **arguments)
+        # A sample: the line search estimates the whole objective. Over budget, the update
+        # is done again on every row (and retrained there if still over), rather than
+        # retrained on the sample.
+        sampled = {**arguments, "budget": np.inf, "rows_before": self.base.n_rows("train/y")}
+        updated, report = update_model(model, delta, in_place=True, **sampled)
+        budget = arguments.get("budget", DEFAULT_BUDGET)
+        if report.gradient_residual is None or report.gradient_residual <= budget:
+            return updated, report
+        all_rows = self.base.matrix("train/X"), self.base.matrix("train/y")
+        delta = _training_delta(changes, all_rows, None)
+        return update_model(load_model(self.base, self.pipeline), delta, **arguments)
 
 
 def _row_positions(changes: dict[str, Any], kind: str) -> np.ndarray:
