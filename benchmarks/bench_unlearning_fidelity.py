@@ -52,6 +52,7 @@ from threadpoolctl import threadpool_limits
 
 from _common import print_table, timed
 from lester.maintenance.unlearning import TrainingDelta, update_model
+from lester.maintenance.updates import RETAINED_SAMPLE
 from lester.pipeline import load_pipeline
 from lester.runner.models import fit
 
@@ -169,15 +170,14 @@ MLP_METHODS: dict[str, dict[str, Any]] = {
     "LiSSA, tilted line search": {"second_order": True, "line_search": "tilted"},
     "first-order, fixed step 1": {"step": 1.0, "budget": np.inf},
 }
-SAMPLED = "first-order on a 1,024-row sample (as forget-values)"
-SAMPLE_ROWS = 1_024  # lester.maintenance.updates.RETAINED_SAMPLE
+SAMPLED = f"first-order on a {RETAINED_SAMPLE:,}-row sample (as forget-values)"
 
 
 def sampled_removal(X: np.ndarray, y: np.ndarray, rows: np.ndarray, seed: int) -> TrainingDelta:
     """The delta that maintenance hands to ``update_model`` for a network: the removed rows
     plus a random sample of the others, with ``rows_before=len(X)``."""
     others = np.setdiff1d(np.arange(len(X)), rows)
-    sample = np.random.default_rng(seed).choice(others, SAMPLE_ROWS, replace=False)
+    sample = np.random.default_rng(seed).choice(others, RETAINED_SAMPLE, replace=False)
     kept = np.union1d(sample, rows)
     return TrainingDelta.removal(X[kept], y[kept], np.searchsorted(kept, rows))
 
