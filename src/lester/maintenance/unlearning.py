@@ -26,14 +26,17 @@ exact type (:data:`SUPPORTED`):
   from a line search on the retained-data training objective over ``{0} | 10^-6..10^3 / n``
   (a fixed step of 1 lands far from the retrained model). ``second_order=True``
   preconditions the gradient difference with a LiSSA inverse-Hessian-vector product on
-  mini-batches of the retained rows (``tau`` then searched around 1).
+  mini-batches of the retained rows (``tau`` then searched around 1). When
+  ``X_before`` is only a sample of the training set (``rows_before``, as maintenance passes
+  it), the search runs on an estimate of the whole retained objective instead (see
+  :func:`update_model`).
 
 Other kinds raise :class:`UnsupportedModelError` listing the supported ones, unless
 ``allow_retrain=True``. The input model is not modified (unless a network is updated
 ``in_place``): the result is an updated deep copy (or a freshly trained model). Models must
 have been fitted without ``sample_weight`` (``class_weight`` is honoured) on the rows of
-:attr:`TrainingDelta.X_before`. Exact methods
-match a refit on the retained rows up to rounding (about ``1e-12`` for float64 inputs).
+:attr:`TrainingDelta.X_before`. Exact methods match a refit on the retained rows up to
+rounding (about ``1e-12`` for float64 inputs).
 
 **Gradient residual and budget.** For ``newton``, ``first-order`` and ``lissa``,
 :class:`UpdateReport` gives ``gradient_norm``, the norm of the gradient of the *per-sample
@@ -1237,7 +1240,8 @@ def update_model(
         holds only a sample of it (plus every removed and changed row), as maintenance
         passes it. The line search then minimises an estimate of the whole retained
         objective: the rows that leave and enter exactly, the other rows through the
-        sample's curvature, for a network trained to convergence on its data.
+        sample's curvature, for a network trained to convergence on its data (which is
+        what ``"tilted"`` assumes too, so ``line_search`` does not apply then).
 
     Returns
     -------
