@@ -207,17 +207,17 @@ def sampled_network_run(tmp_path, monkeypatch) -> tuple:
 
 
 def test_network_updates_read_only_a_sample_of_the_retained_rows(tmp_path, monkeypatch):
-    from lester.maintenance import updates
+    from lester.store.view import Run
 
     store, run_id, customers = sampled_network_run(tmp_path, monkeypatch)
     reads = []
-    original = updates.read_matrix_rows
+    original = Run.matrix_take
 
     def recording(run, name, rows):
         reads.append((name, len(rows)))
         return original(run, name, rows)
 
-    monkeypatch.setattr(updates, "read_matrix_rows", recording)
+    monkeypatch.setattr(Run, "matrix_take", recording)
     gone = customers[customers["country"] == "UK"]["customer_id"].head(2).tolist()
 
     status = forget_rows(store, run_id, Selection("customers", keys=tuple(gone)))

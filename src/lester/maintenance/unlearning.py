@@ -818,10 +818,13 @@ class _Network:
         with torch.no_grad():
             return sum(float(self._summed_loss(X, y)) for X, y in data.batches())
 
+    def penalty(self, theta: Any) -> float:
+        """The weight-decay term at the parameters ``theta``."""
+        return 0.5 * self.weight_decay * float(theta.double().square().sum())
+
     def objective(self, data: _TorchData) -> float:
         """The mean loss over ``data`` (plus the weight-decay term)."""
-        penalty = 0.5 * self.weight_decay * float(self.vector().double().square().sum())
-        return self.summed_loss(data) / max(len(data), 1) + penalty
+        return self.summed_loss(data) / max(len(data), 1) + self.penalty(self.vector())
 
     def objective_gradient(self, data: _TorchData) -> Any:
         """The gradient of :meth:`objective`."""
@@ -873,8 +876,7 @@ class _AlongDirection:
 
     def penalty(self, tau: float) -> float:
         """The weight-decay term at ``tau`` (in float64: no assignment needed)."""
-        theta = self.theta - tau * self.direction
-        return 0.5 * self.network.weight_decay * float(theta.square().sum())
+        return self.network.penalty(self.theta - tau * self.direction)
 
     @contextlib.contextmanager
     def _affine_input_layers(self) -> Iterator[None]:

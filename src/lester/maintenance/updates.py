@@ -39,7 +39,6 @@ from lester.runner.artifacts import (
     load_model,
     load_provenance,
     load_stored_pipeline,
-    read_matrix_rows,
 )
 from lester.store.manifest import Manifest
 from lester.store.view import Run
@@ -223,8 +222,8 @@ class _BackgroundModelUpdate:
             training = self.base.matrix("train/X"), self.base.matrix("train/y")
         else:
             training = (
-                read_matrix_rows(self.base, "train/X", rows),
-                read_matrix_rows(self.base, "train/y", rows),
+                self.base.matrix_take("train/X", rows),
+                self.base.matrix_take("train/y", rows),
             )
         return load_model(self.base, self.pipeline), rows, training
 
@@ -504,9 +503,9 @@ class _Nulling:
         new = old.copy()
         for column in self.derived:
             new[column] = None
-        X_old = read_matrix_rows(run, f"{split}/X", rows)
+        X_old = run.matrix_take(f"{split}/X", rows)
         X_new = reencode(self.encoder, new, X_old, set(self.derived))
-        y_old = read_matrix_rows(run, f"{split}/y", rows)
+        y_old = run.matrix_take(f"{split}/y", rows)
         y_new = np.asarray(self.pipeline.extract_label(new)).astype(y_old.dtype)
         status.labels_changed += int((y_new != y_old).sum())
         status.rows[split] = len(rows)

@@ -80,28 +80,6 @@ def load_model(run: Any, pipeline: Any = None) -> Any:
     )
 
 
-# Dense chunks at least this large are memory-mapped when only a few of their rows are read.
-MMAP_MIN_BYTES = 4 << 20
-
-
-def read_matrix_rows(run: Any, name: str, positions: np.ndarray) -> np.ndarray:
-    """Rows of a dense matrix at ``positions``, reading only the chunks that hold them."""
-    positions = np.asarray(positions, dtype=np.int64)
-    chunk_of, inside = run.locate(name, positions)
-    parts, shape = run.artifact(name).parts, run.matrix_shape(name)
-    rows = None
-    for index in np.unique(chunk_of).tolist():
-        selected = chunk_of == index
-        # Small chunks are read whole (one read, hashed in memory, cached for a rewrite).
-        chunk = run.matrix_chunk(name, index, mmap=parts[index].size >= MMAP_MIN_BYTES)
-        part = chunk[inside[selected]]
-        part = part.toarray() if hasattr(part, "toarray") else np.asarray(part)  # sparse X
-        if rows is None:
-            rows = np.empty((len(positions), *shape[1:]), dtype=part.dtype)
-        rows[selected] = part
-    return rows if rows is not None else np.empty((0, *shape[1:]))
-
-
 def load_keys(run: Any, source: str) -> pd.Index:
     """A source's tuple keys, by tuple id."""
     table = run.table(f"sources/{source}/keys")

@@ -36,6 +36,8 @@ from lester.store.manifest import CHUNKED_KINDS, Artifact, FileEntry, Manifest
 # Decoded chunks kept per view: an update reads the rows it changes, then rewrites their
 # chunks, and maintenance reads an index chunk more than once.
 CHUNK_CACHE_BYTES = 64 << 20
+# Dense chunks at least this large are memory-mapped when only a few of their rows are read.
+MMAP_MIN_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -320,19 +322,28 @@ class Run:
         >>> store.open_run(run_id).table_take("data", [4, 0])["id"].tolist()
         [5, 1]
         """
-        artifact = self.artifact(name, ("table",))
-        chunk_of, inside = self.locate(name, positions)
-        pieces, order = [], []
-        for index in np.unique(chunk_of).tolist():
-            selected = np.flatnonzero(chunk_of == index)
-            pieces.append(codecs.TABLE.take(self._chunk(artifact, index), inside[selected]))
-            order.append(selected)
+        pieces, order = self._take(name, "table", positions)
         if not pieces:
             return self.table_rows(name, 0, 0)
         rows = pa.concat_tables(pieces)
         if len(pieces) > 1:
             rows = codecs.TABLE.take(rows, np.argsort(np.concatenate(order), kind="stable"))
         return rows.to_pandas()
+
+    def _take(self, name: str, kind: str, positions: Any) -> tuple[list[Any], list[np.ndarray]]:
+        """The rows at ``positions`` chunk by chunk: one piece per chunk read, and where in
+        ``positions`` each piece's rows are."""
+        artifact = self.artifact(name, (kind,))
+        codec = codec_of(artifact)
+        chunk_of, inside = self.locate(name, positions)
+        pieces, order = [], []
+        for index in np.unique(chunk_of).tolist():
+            selected = np.flatnonzero(chunk_of == index)
+            # Small chunks are read whole (one read, hashed in memory, cached for a rewrite).
+            mmap = artifact.parts[index].size >= MMAP_MIN_BYTES
+            pieces.append(codec.take(self._chunk(artifact, index, mmap), inside[selected]))
+            order.append(selected)
+        return pieces, order
 
     # -- matrices -------------------------------------------------------------------------
 
@@ -377,6 +388,25 @@ class Run:
         """
         artifact = self.artifact(name, ("matrix",))
         return self._chunk(artifact, check_chunk(name, artifact, index), mmap)
+
+    def matrix_take(self, name: str, positions: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Rows of a matrix at ``positions``, in that order, as a dense array: only the
+        chunks holding them are read (large dense chunks memory-mapped).
+
+        Examples
+        --------
+        >>> store.open_run(run_id).matrix_take("X", [4, 0])[:, 0].tolist()
+        [4.0, 0.0]
+        """
+        pieces, order = self._take(name, "matrix", positions)
+        shape = self.matrix_shape(name)
+        if not pieces:
+            return np.empty((0, *shape[1:]))
+        dense = [piece.toarray() if hasattr(piece, "toarray") else piece for piece in pieces]
+        rows = np.empty((sum(map(len, order)), *shape[1:]), dense[0].dtype)
+        for piece, where in zip(dense, order, strict=True):
+            rows[where] = piece
+        return rows
 
     def matrix_rows(self, name: str, start: int, stop: int, mmap: bool = False) -> Any:
         """Rows ``start`` to ``stop`` of a matrix, reading only the chunks that hold them.
