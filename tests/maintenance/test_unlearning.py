@@ -487,6 +487,29 @@ def test_line_search_objective_reuses_the_input_layer_and_equals_the_plain_objec
 
 
 @needs_torch
+def test_line_search_over_several_data_sets_runs_one_pass_and_equals_each_sets_loss(
+    mlp: dict,
+) -> None:
+    from lester.maintenance.unlearning import _AlongDirection, _Network, _TorchData
+
+    network = _Network(copy.deepcopy(mlp["model"]))
+    sets = [
+        _TorchData.of(mlp["X"][:50], mlp["y"][:50]),
+        _TorchData.of(mlp["X"][:0], mlp["y"][:0]),  # no rows enter (a deletion)
+        _TorchData.of(mlp["X"][50:57], mlp["y"][50:57]),
+    ]
+    theta = network.vector().double()
+    direction = torch.from_numpy(np.random.default_rng(1).normal(size=theta.numel()))
+    along = _AlongDirection(network, sets, theta, direction)
+    for tau in (0.0, 1e-2, 0.3):
+        losses = along.losses(tau)
+        network.assign((theta - tau * direction).float())
+        assert losses == pytest.approx([network.summed_loss(data) for data in sets], rel=1e-5)
+        assert losses[1] == 0.0
+    assert len(along._products) == 1  # the stacked rows: one input-layer product pair
+
+
+@needs_torch
 def test_mlp_update_in_place_changes_the_given_network_and_matches_a_copying_update(
     mlp: dict,
 ) -> None:
@@ -569,3 +592,16 @@ def test_a_sampled_update_of_the_converged_network_follows_the_whole_retained_ob
         torch.manual_seed(42)
         retrained = flat(example_create_model(20).fit(whole.X_after(), whole.y_after()))
     assert np.linalg.norm(flat(estimated) - retrained) < np.linalg.norm(flat(model) - retrained)
+
+
+@needs_torch
+@pytest.mark.parametrize("step", [0.0, 0.05])
+def test_mlp_report_gives_the_gradient_norm_on_the_retained_rows(mlp: dict, step: float) -> None:
+    from lester.maintenance.unlearning import _Network, _TorchData
+
+    delta = mlp_delta(mlp, draw=2)
+    updated, report = update_model(mlp["model"], delta, step=step, budget=np.inf)
+    retained = _TorchData.of(delta.X_after(), delta.y_after())
+    expected = float(_Network(updated).objective_gradient(retained).norm())
+    assert report.step == step
+    assert report.gradient_norm == pytest.approx(expected, rel=1e-4)
