@@ -109,11 +109,12 @@ def test_replace_rows_of_tables_and_sparse_matrices(store: Store) -> None:
         writer.put_matrix("X", x, chunk_rows=2)
     with store.update_run(writer.run_id) as update:
         update.replace_rows("data", [3, 0], pd.DataFrame({"id": [4, 1], "email": [None, "?"]}))
-        update.replace_rows("X", [2], np.zeros((1, 3)))
+        update.replace_rows("X", [2, 0], np.array([[0.0, 0.0, 0.0], [7.0, 7.0, 7.0]]))
     run = store.open_run(writer.run_id)
     assert run.table("data")["email"].tolist()[:2] == ["?", "b@x"]
     assert run.table("data")["email"].isna().tolist() == [False, False, True, True]
     assert run.matrix("X").toarray()[2].tolist() == [0.0, 0.0, 0.0]
+    assert run.matrix("X").toarray()[0].tolist() == [7.0, 7.0, 7.0]
     assert run.matrix("X").toarray()[3].tolist() == [9.0, 10.0, 11.0]
 
 

@@ -85,10 +85,11 @@ class ChunkCodec:
         raise NotImplementedError
 
     def replace(self, chunk: Any, rows: np.ndarray, values: Any) -> Any:
-        """A copy of ``chunk`` whose rows at ``rows`` are the rows of ``values``."""
+        """A copy of ``chunk`` whose rows at ``rows`` are the rows of ``values`` (converted
+        by :meth:`like` already: a writer converts once for all the chunks it changes)."""
         order = np.arange(self.n_rows(chunk))
         order[rows] = self.n_rows(chunk) + np.arange(len(rows))
-        return self.take(self.concat([chunk, self.like(chunk, values)], {}), order)
+        return self.take(self.concat([chunk, values], {}), order)
 
     def encode(self, chunk: Any) -> bytes:
         """The bytes of one chunk file."""
@@ -131,7 +132,7 @@ class DenseCodec(ChunkCodec):
 
     def replace(self, chunk: np.ndarray, rows: np.ndarray, values: Any) -> np.ndarray:
         result = np.array(chunk)
-        result[rows] = self.like(chunk, values)
+        result[rows] = values
         return result
 
     def like(self, chunk: np.ndarray, values: Any) -> np.ndarray:

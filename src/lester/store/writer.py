@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sparse
 
 from lester.store import codecs
 from lester.store._fs import (
@@ -373,11 +372,14 @@ class RunWriter(Run):
             )
         codec = codec_of(artifact)
         chunk_of, inside = locate(artifact, positions)
+        indices = np.unique(chunk_of).tolist()
+        if indices:  # converted once, not once per chunk (a DataFrame to Arrow costs)
+            values = codec.like(self._chunk(artifact, indices[0]), values)
         new_parts = {}
-        for index in np.unique(chunk_of).tolist():
+        for index in indices:
             selected = np.flatnonzero(chunk_of == index)
             chunk = codec.replace(
-                self._chunk(artifact, index), inside[selected], _take_rows(values, selected)
+                self._chunk(artifact, index), inside[selected], codec.take(values, selected)
             )
             new_parts[index] = self._put_object(codec.encode(chunk), codec.ext)
         # Change the staged manifest only once every new chunk is written.
@@ -779,14 +781,6 @@ def collect_garbage(path: Path, keep: set[str], crash_stage: str | None = None) 
 
 def _row_count(values: Any) -> int:
     return values.shape[0] if hasattr(values, "shape") else len(values)
-
-
-def _take_rows(values: Any, rows: np.ndarray) -> Any:
-    if isinstance(values, pd.DataFrame):
-        return values.iloc[rows]
-    if sparse.issparse(values):
-        return values.tocsr()[rows]
-    return np.asarray(values)[rows]
 
 
 def _sync_shape(artifact: Artifact) -> None:
