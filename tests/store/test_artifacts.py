@@ -102,6 +102,16 @@ def test_json_bytes_and_text_round_trip(store: Store) -> None:
     assert run.bytes("blob") == b"\x00\xff"
 
 
+def test_a_shared_json_document_is_parsed_once_per_content(store: Store) -> None:
+    with store.new_run("p") as writer:
+        writer.put_json("index", {"v": 1})
+        first = writer.json("index", shared=True)
+        assert writer.json("index", shared=True) is first
+        assert writer.json("index") == first and writer.json("index") is not first
+        writer.put_json("index", {"v": 2})  # new content, new parse
+        assert writer.json("index", shared=True) == {"v": 2} and first == {"v": 1}
+
+
 def test_sklearn_round_trips_through_skops(store: Store) -> None:
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression

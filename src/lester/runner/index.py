@@ -45,8 +45,10 @@ from lester.provenance import Provenance
 INDEX = "index"
 # Bumped when the layout changes; runs with another format are answered without the index.
 INDEX_FORMAT = 3
-# Small chunks: a lookup of k scattered keys reads about k chunks, whatever the data size.
+# Small chunks: a lookup of k scattered keys reads about k chunks, whatever the data size,
+# and most of a chunk read is reading and hashing its bytes.
 INDEX_CHUNK_ROWS = 2048
+INDEX_CHUNK_BYTES = 16 * 1024
 
 
 def write_indexes(writer: Any, provenance: Mapping[str, Provenance], sources: Any) -> None:
@@ -121,7 +123,8 @@ def _put_chunked(writer: Any, name: str, array: np.ndarray, sorted_by: np.ndarra
     column it is sorted by) in every chunk."""
     from lester.store.writer import TABLE_CHUNK_ROWS, default_chunk_rows
 
-    rows = min(INDEX_CHUNK_ROWS, default_chunk_rows(array, TABLE_CHUNK_ROWS))
+    by_bytes = max(64, INDEX_CHUNK_BYTES // max(array.itemsize * int(np.prod(array.shape[1:])), 1))
+    rows = min(INDEX_CHUNK_ROWS, by_bytes, default_chunk_rows(array, TABLE_CHUNK_ROWS))
     writer.put_matrix(name, array, chunk_rows=rows)
     return [_plain(value) for value in sorted_by[::rows]]
 
@@ -146,7 +149,7 @@ def has_index(run: Any) -> bool:
     >>> has_index(Bare())
     False
     """
-    return INDEX in run.artifacts() and run.json(INDEX).get("format") == INDEX_FORMAT
+    return INDEX in run.artifacts() and run.json(INDEX, shared=True).get("format") == INDEX_FORMAT
 
 
 # ---------------------------------------------------------------------------- lookups
@@ -192,7 +195,7 @@ def tuple_ids(run: Any, source: str, keys: Sequence[Any]) -> np.ndarray:
 
     The run must have a key index for ``source`` (see :func:`key_indexed`).
     """
-    document = run.json(INDEX)
+    document = run.json(INDEX, shared=True)
     dtype = np.dtype(document["key_arrays"][source])
     converted, wanted = _lookup_values(keys, dtype)
     by_key: dict[Any, int] = {}
@@ -215,25 +218,25 @@ def key_schema(run: Any, source: str) -> pd.Index | None:
     (``None`` when the run has no key index for it)."""
     if not key_indexed(run, source):
         return None
-    name, dtype = run.json(INDEX).get("key_dtypes", {}).get(source, (None, None))
+    name, dtype = run.json(INDEX, shared=True).get("key_dtypes", {}).get(source, (None, None))
     return None if name is None else pd.Index([], dtype=dtype, name=name)
 
 
 def key_indexed(run: Any, source: str) -> bool:
     """Whether ``source`` has a key index in ``run``."""
-    return has_index(run) and source in run.json(INDEX)["keys"]
+    return has_index(run) and source in run.json(INDEX, shared=True)["keys"]
 
 
 def rows_indexed(run: Any, split: str, source: str) -> bool:
     """Whether ``split`` has a row index for ``source`` (rows appended after capture, by
     ``correct``, drop it: see :func:`drop_row_index`)."""
-    return has_index(run) and source in run.json(INDEX)["rows"].get(split, {})
+    return has_index(run) and source in run.json(INDEX, shared=True)["rows"].get(split, {})
 
 
 def drop_row_index(update: Any, split: str) -> None:
     """Drop the row index of ``split``: rows are being appended to it, which it does not
     know. Lookups then read the split's provenance table."""
-    if not has_index(update) or split not in update.json(INDEX)["rows"]:
+    if not has_index(update) or split not in update.json(INDEX, shared=True)["rows"]:
         return
     document = update.json(INDEX)
     for source in document["rows"].pop(split):
@@ -249,7 +252,7 @@ def rows_reached(run: Any, split: str, source: str, ids: np.ndarray) -> np.ndarr
     the tuple ids ``ids`` of ``source`` (see :func:`rows_indexed`)."""
     name = f"index/rows/{split}/{source}"
     wanted = np.unique(np.asarray(ids, dtype=np.int64))
-    fences = run.json(INDEX)["rows"][split][source]
+    fences = run.json(INDEX, shared=True)["rows"][split][source]
     found = [np.empty(0, dtype=np.int64)]
     for chunk in _bracketing_chunks(fences, np.dtype(np.int64), wanted):
         pairs = run.matrix_chunk(name, chunk)
@@ -272,10 +275,10 @@ def deleted_rows(run: Any, split: str) -> np.ndarray:
 def log_deleted(update: Any, split: str, positions: np.ndarray) -> None:
     """Record that the rows at current ``positions`` of ``split`` are being deleted (call
     before deleting them). Rows added after capture are not logged: they are not indexed."""
-    if not has_index(update) or split not in update.json(INDEX)["captured_rows"]:
+    if not has_index(update) or split not in update.json(INDEX, shared=True)["captured_rows"]:
         return
     deleted = deleted_rows(update, split)
-    kept = update.json(INDEX)["captured_rows"][split] - len(deleted)
+    kept = update.json(INDEX, shared=True)["captured_rows"][split] - len(deleted)
     positions = np.asarray(positions, dtype=np.int64)
     captured = _capture_positions(positions[positions < kept], deleted)
     update.put_matrix(f"index/deleted/{split}", np.union1d(deleted, captured))

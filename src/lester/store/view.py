@@ -92,6 +92,7 @@ class Run:
         self._on_missing = on_missing
         self._cache: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
         self._cached_bytes = 0
+        self._documents: dict[str, Any] = {}
 
     @property
     def run_id(self) -> str:
@@ -421,15 +422,24 @@ class Run:
 
     # -- whole-file artifacts -------------------------------------------------------------
 
-    def json(self, name: str) -> Any:
-        """A JSON document.
+    def json(self, name: str, shared: bool = False) -> Any:
+        """A JSON document; with ``shared``, one parse per content that every caller shares
+        (for lookups that read a document many times: the caller must not change it).
 
         Examples
         --------
-        >>> store.open_run(run_id).json("meta")
+        >>> run = store.open_run(run_id)
+        >>> run.json("meta")
         {'seed': 42}
+        >>> run.json("meta", shared=True) is run.json("meta", shared=True)
+        True
         """
-        return codecs.decode_json(self._read(self.artifact(name, ("json",)).parts[0]))
+        entry = self.artifact(name, ("json",)).parts[0]
+        if not shared:
+            return codecs.decode_json(self._read(entry))
+        if entry.sha256 not in self._documents:
+            self._documents[entry.sha256] = codecs.decode_json(self._read(entry))
+        return self._documents[entry.sha256]
 
     def bytes(self, name: str) -> bytes:
         """Raw bytes.
