@@ -53,7 +53,8 @@ def test_corrupted_manifest_and_missing_file_are_integrity_errors(store: Store) 
     with pytest.raises(IntegrityError, match=f"{doc} .*is missing"):
         store.open_run(run_id).json("doc")
     manifest = store.run_path(run_id) / "manifest.v000001.json"
-    manifest.write_text(manifest.read_text().replace('"note": ""', '"note": "x"'))
+    document = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**document, "note": "x"}))  # valid JSON, other content
     with pytest.raises(IntegrityError, match=f"manifest {manifest} .*is corrupt"):
         store.open_run(run_id)
 
