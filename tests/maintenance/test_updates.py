@@ -11,6 +11,7 @@ import pytest
 import lester as lt
 from lester.maintenance import Selection, UpdateOptions, forget_rows, forget_values
 from lester.runner.artifacts import load_model, load_split
+from lester.runner.models import predict
 
 SPLITS = ("train", "test")
 
@@ -27,6 +28,7 @@ def test_forget_values_equals_a_rerun_with_the_values_nulled(captured, tmp_path)
     store, run_id, customers_path, mails_path, pipeline_path = captured
     mails = pd.read_csv(mails_path)
     leaking = mails[mails["subject"].str.contains("card")]["mail_id"].tolist()
+    X_test_before = store.open_run(run_id).matrix("test/X")
 
     status = forget_values(store, run_id, Selection("mails", keys=tuple(leaking)), "subject")
 
@@ -41,6 +43,12 @@ def test_forget_values_equals_a_rerun_with_the_values_nulled(captured, tmp_path)
     assert status.rows["train"] + status.rows.get("test", 0) == mails["mail_id"].isin(
         leaking
     ).sum() - _filtered_out(mails_path, customers_path, leaking)
+    # The changed test rows are predicted again, by the updated model.
+    changed = np.flatnonzero((run.matrix("test/X") != X_test_before).any(axis=1))
+    assert len(changed) == status.rows["test"] > 0
+    labels, scores = predict(load_model(run), run.matrix("test/X")[changed])
+    np.testing.assert_array_equal(run.matrix("test/predictions")[changed], labels)
+    np.testing.assert_allclose(run.matrix("test/scores")[changed], scores, rtol=1e-6)
 
 
 def assert_run_matches_rerun(run, expected, pipeline_path) -> None:

@@ -209,6 +209,11 @@ class _BackgroundModelUpdate:
         """Compute the update for ``changes`` (see :func:`_training_delta`)."""
         self._future = self._worker.submit(self._update, changes)
 
+    def predict(self, X: np.ndarray) -> Future:
+        """Predictions of the updated model for the rows ``X``, computed on the worker once
+        the update is done: the labels and the scores (``None`` without ``predict_proba``)."""
+        return self._worker.submit(lambda: _predict(self.result()[0], X))
+
     def result(self) -> tuple[Any, Any]:
         if self._future is None:
             raise RuntimeError("start() the model update before asking for its result")
@@ -470,6 +475,7 @@ def _forget_values(
         pending.start(_changed_training_rows(train))
         changes = {"train": train, "test": nulled.change("test", touched["test"])}
         changes = {split: change for split, change in changes.items() if change is not None}
+        predictions = pending.predict(changes["test"]["X"]) if "test" in changes else None
         _refuse_memorised(run, encoder, touched, status.forgotten_values)
         for split, change in changes.items():
             run.replace_rows(f"{split}/data", change["rows"], change["data"])
@@ -478,7 +484,8 @@ def _forget_values(
     model, report = pending.result()
     status.model = report.to_dict()
     _save_model(run, run, model)
-    _refresh_predictions(run, run, model, changes.get("test"))
+    if predictions is not None:
+        _store_predictions(run, run, changes["test"]["rows"], *predictions.result())
     _append_audit(run, run, _audit_entry(status, keys, options))
     return status
 
@@ -572,15 +579,14 @@ def _changed_training_rows(train_change: dict | None) -> dict[str, Any]:
             "y_changed": train_change["y"]}  # fmt: skip
 
 
-def _refresh_predictions(update: Any, run: Any, model: Any, test_change: dict | None) -> None:
-    """Predictions of the changed test rows, by the updated model."""
-    if test_change is None:
-        return
-    labels, scores = _predict(model, test_change["X"])
-    stored = run.matrix_rows("test/predictions", 0, 0)
-    update.replace_rows("test/predictions", test_change["rows"], labels.astype(stored.dtype))
+def _store_predictions(
+    update: Any, run: Any, rows: np.ndarray, labels: np.ndarray, scores: np.ndarray | None
+) -> None:
+    """The updated model's predictions of the changed test rows at ``rows``."""
+    dtype = np.dtype(run.artifact("test/predictions").attrs["dtype"])
+    update.replace_rows("test/predictions", rows, labels.astype(dtype))
     if scores is not None and "test/scores" in run.artifacts():
-        update.replace_rows("test/scores", test_change["rows"], scores)
+        update.replace_rows("test/scores", rows, scores)
 
 
 # ---------------------------------------------------------------------------- forget-rows

@@ -737,15 +737,19 @@ def remove_files(path: Path, names: set[str], crash_stage: str | None = None) ->
     removed: list[Path] = []
     for name in sorted(names):
         item = path / name
-        if not item.is_file():
+        try:
+            item.unlink()
+        except FileNotFoundError:
             continue
-        item.unlink()
         removed.append(item)
         if crash_stage and len(removed) == 1:
             crash_point(crash_stage)
     for folder in sorted({item.parent for item in removed}, reverse=True):
-        while folder != path and folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
+        while folder != path:
+            try:
+                folder.rmdir()  # one call, no listing: most object folders are not empty
+            except OSError:
+                break
             removed.append(folder)
             folder = folder.parent
     return removed
