@@ -128,9 +128,20 @@ def _derived_columns(run: Any, source: str, column: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- encoding
-def reencode(encoder: Any, rows: pd.DataFrame, X: np.ndarray, columns: set[str]) -> np.ndarray:
+def reencode(
+    encoder: Any,
+    rows: pd.DataFrame,
+    X: np.ndarray,
+    columns: set[str],
+    nulled: dict[str, np.ndarray] | None = None,
+) -> np.ndarray:
     """X rows with the blocks of the fitted encoder that read ``columns`` recomputed from
-    ``rows``; a block that cannot encode a missing value, or yields NaN, becomes zero."""
+    ``rows``; a block that cannot encode a missing value, or yields NaN, becomes zero.
+
+    ``nulled``: the columns are missing in every row (forget-values), so a block that reads
+    only them encodes every row alike: it is encoded for one row, kept in ``nulled`` by block
+    name for the next call, and repeated (fitted transformers encode row by row).
+    """
     X = np.array(X, copy=True)
     names = list(getattr(encoder, "feature_names_in_", rows.columns))
     for name, transformer, spec in encoder.transformers_:
@@ -138,16 +149,26 @@ def reencode(encoder: Any, rows: pd.DataFrame, X: np.ndarray, columns: set[str])
         if transformer == "drop" or not used or not set(used) & columns:
             continue
         block = encoder.output_indices_[name]
-        try:
-            inputs = rows[spec] if isinstance(spec, str) else rows[used]
-            out = (
-                inputs.to_numpy() if transformer == "passthrough" else transformer.transform(inputs)
-            )
-            out = np.asarray(out.toarray() if hasattr(out, "toarray") else out, dtype=X.dtype)
-        except Exception:  # the paper zeroes what cannot be encoded
-            out = np.zeros((len(rows), block.stop - block.start), dtype=X.dtype)
-        X[:, block] = np.nan_to_num(out.reshape(len(rows), -1), nan=0.0)
+        if nulled is not None and set(used) <= columns:
+            if name not in nulled:
+                nulled[name] = _encode_block(transformer, spec, used, rows.iloc[:1], X.dtype)
+            X[:, block] = nulled[name]
+        else:
+            X[:, block] = _encode_block(transformer, spec, used, rows, X.dtype)
     return X
+
+
+def _encode_block(
+    transformer: Any, spec: Any, used: list[str], rows: pd.DataFrame, dtype: np.dtype
+) -> np.ndarray:
+    """One fitted block's encoding of ``rows``; zeros where it fails, zero for NaN."""
+    try:
+        inputs = rows[spec] if isinstance(spec, str) else rows[used]
+        out = inputs.to_numpy() if transformer == "passthrough" else transformer.transform(inputs)
+        out = np.asarray(out.toarray() if hasattr(out, "toarray") else out, dtype=dtype)
+    except Exception:  # the paper zeroes what cannot be encoded
+        return np.zeros((len(rows), 1), dtype=dtype)  # broadcast over the block's columns
+    return np.nan_to_num(out.reshape(len(rows), -1), nan=0.0)
 
 
 def _column_names(spec: Any, names: list[str]) -> list[str]:
@@ -499,6 +520,7 @@ class _Nulling:
     ) -> None:
         self.run, self.derived, self.encoder = run, derived, encoder
         self.pipeline, self.status = pipeline, status
+        self._encoded: dict[str, np.ndarray] = {}  # blocks reading only nulled columns
 
     def change(self, split: str, rows: np.ndarray) -> dict[str, Any] | None:
         """The new data, X and y of ``rows`` of ``split`` (``None`` without rows)."""
@@ -511,7 +533,7 @@ class _Nulling:
         for column in self.derived:
             new[column] = None
         X_old = run.matrix_take(f"{split}/X", rows)
-        X_new = reencode(self.encoder, new, X_old, set(self.derived))
+        X_new = reencode(self.encoder, new, X_old, set(self.derived), nulled=self._encoded)
         y_old = run.matrix_take(f"{split}/y", rows)
         y_new = np.asarray(self.pipeline.extract_label(new)).astype(y_old.dtype)
         status.labels_changed += int((y_new != y_old).sum())
