@@ -484,14 +484,15 @@ def _forget_values(
             f"the selected tuples ({selection.describe()}) reach no row of run {run.run_id!r}"
         )
     pipeline = load_stored_pipeline(run)
-    encoder = run.sklearn("encoders")
-    features = MatrixColumnProvenance.from_dict(run.json("features"))
-    status = UpdateStatus(
-        run.run_id, "forget-values", selection.describe(), column, run.base.version, run.version
-    )
-    status.columns, status.x_ranges = derived, _ranges(features, derived)
-    nulled = _Nulling(run, derived, encoder, pipeline, status)
+    # The worker starts reading the model and its rows now, while the encoder loads.
     with _BackgroundModelUpdate(run, pipeline, options, touched["train"]) as pending:
+        encoder = run.sklearn("encoders")
+        features = MatrixColumnProvenance.from_dict(run.json("features"))
+        status = UpdateStatus(
+            run.run_id, "forget-values", selection.describe(), column, run.base.version, run.version
+        )
+        status.columns, status.x_ranges = derived, _ranges(features, derived)
+        nulled = _Nulling(run, derived, encoder, pipeline, status)
         train = nulled.change("train", touched["train"])
         pending.start(_changed_training_rows(train))
         changes = {"train": train, "test": nulled.change("test", touched["test"])}
