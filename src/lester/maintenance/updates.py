@@ -141,6 +141,18 @@ def reencode(
     ``nulled``: the columns are missing in every row (forget-values), so a block that reads
     only them encodes every row alike: it is encoded for one row, kept in ``nulled`` by block
     name for the next call, and repeated (fitted transformers encode row by row).
+
+    Examples
+    --------
+    >>> from sklearn.compose import ColumnTransformer
+    >>> from sklearn.preprocessing import OneHotEncoder
+    >>> frame = pd.DataFrame({"country": ["DE", "FR"], "n": [1.0, 2.0]})
+    >>> encoder = ColumnTransformer(
+    ...     [("c", OneHotEncoder(handle_unknown="ignore"), ["country"])], remainder="passthrough"
+    ... ).fit(frame)
+    >>> X = encoder.transform(frame)
+    >>> reencode(encoder, frame.assign(country=None), X, {"country"}, nulled={}).tolist()
+    [[0.0, 0.0, 1.0], [0.0, 0.0, 2.0]]
     """
     X = np.array(X, copy=True)
     names = list(getattr(encoder, "feature_names_in_", rows.columns))
