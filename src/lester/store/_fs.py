@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import secrets
@@ -23,6 +24,7 @@ import shutil
 import signal
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 TEMP_PREFIX = ".tmp-"
 CRASH_ENV = "LESTER_STORE_CRASH_AT"
@@ -75,10 +77,12 @@ def is_temp(name: str) -> bool:
     return name.startswith(TEMP_PREFIX)
 
 
-def write_atomic(path: Path, data: bytes | memoryview) -> None:
+def write_atomic(path: Path, data: bytes | memoryview, fsync: bool = True) -> None:
     """Write ``data`` to ``path`` via a temporary file, fsync it, and rename it into place.
 
-    The caller fsyncs the directory (once for many files, see :func:`fsync_dirs`).
+    The caller fsyncs the directory (once for many files, see :func:`fsync_dirs`). With
+    ``fsync=False`` the caller makes the file durable later, with :func:`sync_filesystem`,
+    before anything refers to it.
 
     Examples
     --------
@@ -91,13 +95,65 @@ def write_atomic(path: Path, data: bytes | memoryview) -> None:
     try:
         with open(temp, "xb") as file:
             file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
+            if fsync:
+                file.flush()
+                os.fsync(file.fileno())
         crash_point("file:temp")
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def _load_syncfs() -> Any:
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (AttributeError, OSError):  # not Linux (or an old libc)
+        return None
+    function.argtypes = [ctypes.c_int]
+    return function
+
+
+_syncfs = _load_syncfs()
+
+
+def can_sync_filesystem() -> bool:
+    """Whether :func:`sync_filesystem` is available (Linux's ``syncfs``).
+
+    Examples
+    --------
+    >>> import sys
+    >>> can_sync_filesystem() == sys.platform.startswith("linux")
+    True
+    """
+    return _syncfs is not None
+
+
+def sync_filesystem(path: Path) -> None:
+    """Make every file and directory change on the file system holding ``path`` durable,
+    with one ``syncfs`` call.
+
+    A writer of many new files calls it once instead of fsyncing each file and each folder
+    (about 40 calls for an update of five customers): one journal commit instead of one per
+    call. It also writes back other processes' dirty data on that file system, which can
+    make it slower on a busy shared disk, never less safe.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> write_atomic(folder / "a", b"1", fsync=False)
+    >>> sync_filesystem(folder) if can_sync_filesystem() else None
+    """
+    if _syncfs is None:
+        raise OSError("syncfs is not available on this system")
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _syncfs(fd) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"syncfs failed: {os.strerror(error)}", str(path))
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(path: Path) -> None:

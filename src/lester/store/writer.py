@@ -1,7 +1,8 @@
 """Writers: :class:`NewRun` builds version 1 of a run, :class:`RunUpdate` builds version N+1.
 
 Both stage a manifest and write every new file as an immutable, content-addressed object
-``objects/<sha256[:2]>/<sha256>.<ext>`` (temporary name, fsync, rename). An object that
+``objects/<sha256[:2]>/<sha256>.<ext>`` (temporary name, rename; on Linux one ``syncfs`` at
+the commit makes them all durable, elsewhere each is fsynced before its rename). An object that
 already exists is reused, so an update writes only the chunks it changes. Nothing is
 visible to readers until :meth:`RunWriter.commit`, which the ``with`` block calls on a
 normal exit; an exception calls :meth:`RunWriter.abort` instead. Both writers can read
@@ -34,11 +35,13 @@ import pandas as pd
 
 from lester.store import codecs
 from lester.store._fs import (
+    can_sync_filesystem,
     crash_point,
     fsync_dir,
     fsync_dirs,
     remove_tree,
     sha256_bytes,
+    sync_filesystem,
     write_atomic,
 )
 from lester.store.catalog import (
@@ -164,6 +167,8 @@ class RunWriter(Run):
         self._changed = False
         self._lineage: dict[str, Any] = {}
         self._open = True
+        # With syncfs, objects are not fsynced one by one: one call at commit covers them all.
+        self._sync_at_commit = can_sync_filesystem()
 
     # -- context manager ------------------------------------------------------------------
 
@@ -199,6 +204,13 @@ class RunWriter(Run):
         self._open = False
         self._lock.release()
 
+    def _make_durable(self, folders: Sequence[Path]) -> None:
+        """Make the objects written so far, and ``folders``, durable."""
+        if self._sync_at_commit:
+            sync_filesystem(self.path)
+        else:  # each object was fsynced as it was written
+            fsync_dirs(folders)
+
     # -- objects --------------------------------------------------------------------------
 
     def _put_object(self, data: bytes, ext: str) -> FileEntry:
@@ -209,7 +221,7 @@ class RunWriter(Run):
         # Same name means same content: reuse it unless a crash left it short.
         if not (path.is_file() and path.stat().st_size == len(data)):
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, data)
+            write_atomic(path, data, fsync=not self._sync_at_commit)
             crash_point(f"{self._stage}:object")
         self._touched.update([path.parent, path.parent.parent])
         self._verified.add(entry.path)
@@ -552,7 +564,7 @@ class NewRun(RunWriter):
     def _write_manifest(self) -> str:
         data = self.manifest.to_bytes()
         write_atomic(self.path / self.manifest.file_name(), data)
-        fsync_dirs([*self._touched, self.path])
+        self._make_durable([*self._touched, self.path])
         return sha256_bytes(data)
 
     def _entry(self, manifest_sha256: str) -> CatalogEntry:
@@ -682,7 +694,7 @@ class RunUpdate(RunWriter):
         return gone | {self.base.file_name()}
 
     def _switch(self) -> None:
-        fsync_dirs(self._touched)
+        self._make_durable(self._touched)
         crash_point("update:objects")
         self.manifest.created = now()
         data = self.manifest.to_bytes()
