@@ -206,11 +206,13 @@ def tuple_ids(run: Any, source: str, keys: Sequence[Any]) -> np.ndarray:
 
 
 def _sorted_hits(records: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """The records (sorted by key) whose key is one of ``wanted``."""
+    """The records (sorted by unique keys) whose key is one of ``wanted`` (sorted, unique:
+    two of them cannot hit the same record)."""
     if not len(records):
         return records
-    at = np.minimum(np.searchsorted(records["key"], wanted), len(records) - 1)
-    return records[np.unique(at[records["key"][at] == wanted])]
+    keys = records["key"]
+    at = np.minimum(np.searchsorted(keys, wanted), len(records) - 1)
+    return records[at[keys[at] == wanted]]
 
 
 def key_schema(run: Any, source: str) -> pd.Index | None:
