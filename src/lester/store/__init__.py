@@ -58,10 +58,12 @@ On disk
 Crash safety and garbage collection
 -----------------------------------
 The catalog row of a run (``runs.version`` and ``runs.manifest_sha256``) is the only
-pointer to its current version. Files are written to temporary names, fsynced and renamed;
-objects are never modified, only added or deleted, so a new version shares unchanged
-files with the old one. An update marks the run in ``tmp/``, writes its new objects and
-manifest N+1 (all fsynced) beside version N, switches the catalog row in one SQLite
+pointer to its current version. Files are written to temporary names and renamed, and made
+durable before anything refers to them: on Linux one ``syncfs`` per commit covers every
+new object, elsewhere each file is fsynced before its rename. Objects are never modified,
+only added or deleted, so a new version shares unchanged files with the old one. An update
+marks the run in ``tmp/``, writes its new objects and manifest N+1 (all durable) beside
+version N, switches the catalog row in one SQLite
 transaction, then deletes every file version N+1 does not reference (old manifest,
 replaced chunks) and its marker. ``kill -9`` before the commit leaves version N intact;
 after it, version N+1 is complete. A new run is staged in ``tmp/``, renamed into
