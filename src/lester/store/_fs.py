@@ -108,7 +108,7 @@ def write_atomic(path: Path, data: bytes | memoryview, fsync: bool = True) -> No
 def _load_syncfs() -> Any:
     try:
         function = ctypes.CDLL(None, use_errno=True).syncfs
-    except (AttributeError, OSError):  # not Linux (or an old libc)
+    except (AttributeError, OSError, TypeError):  # not Linux (or an old libc)
         return None
     function.argtypes = [ctypes.c_int]
     return function
