@@ -253,3 +253,18 @@ def test_operators_on_a_forgotten_frame_compose(data):
     expected = extended.plan.execute(sources=without(sources, both, extended))
 
     assert as_multiset(maintained) == as_multiset(expected), str(extended.plan)
+
+
+def test_a_forgotten_frame_joined_with_its_source_forgets_earlier_tuples_on_both_sides():
+    """Found by the property above: forget alpha 100 and 101, join the result with alpha
+    itself, forget alpha 100 again. The right side read alpha before either forget; re-running
+    the plan without both sets removes 101 from it too, and so must the forget."""
+    alpha = pd.DataFrame({"id": range(100, 105), "k": [0.0] * 5, "s": ["a"] * 5, "v": [0] * 5})
+    base = lt.from_pandas(alpha, name="alpha", primary_key="id")
+    extended = lt.join(base.forget({"alpha": [100, 101]}), base, left_on="k", right_on="k")
+
+    maintained = extended.forget({"alpha": [100]})
+    expected = extended.plan.execute(sources={"alpha": alpha[alpha["id"] > 101]})
+
+    assert len(maintained) == 9
+    assert as_multiset(maintained) == as_multiset(expected)

@@ -273,11 +273,29 @@ class TrackedFrame:
         >>> s.forget({"s": [6]}).to_pandas()["id"].tolist()
         [5, 7]
         """
-        ids = self._tuple_ids(keys_by_source)
+        ids = forgetting.merge_ids(self._forgotten_upstream(), self._tuple_ids(keys_by_source))
         if self._forgotten is not None:
             base, earlier, _ = self._forgotten
             return base._forget_ids(forgetting.merge_ids(earlier, ids))
         return self._forget_ids(ids)
+
+    def _forgotten_upstream(self) -> dict[str, np.ndarray]:
+        """The tuples that a frame this one derives from has forgotten. A forget is about the
+        sources: a later forget removes them from every input too, also from one that read
+        the source before (a forgotten frame joined with its source)."""
+        merged: dict[str, np.ndarray] = {}
+        pending = [*self._inputs, *([self._forgotten[0]] if self._forgotten else [])]
+        seen: set[int] = set()
+        while pending:
+            frame = pending.pop()
+            if id(frame) in seen:
+                continue
+            seen.add(id(frame))
+            if frame._forgotten is not None:
+                merged = forgetting.merge_ids(merged, frame._forgotten[1])
+                pending.append(frame._forgotten[0])
+            pending.extend(frame._inputs)
+        return merged
 
     def _forget_ids(self, ids: dict[str, np.ndarray]) -> TrackedFrame:
         delta = forgetting.delta_of(self, ids, {})
