@@ -139,6 +139,11 @@ def _plain(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _document(run: Any) -> dict[str, Any]:
+    """The index document, parsed once per content (read-only: copy it before changing)."""
+    return run.json(INDEX, shared=True)
+
+
 def has_index(run: Any) -> bool:
     """Whether the run was captured with lookup indexes of the current layout.
 
@@ -149,7 +154,7 @@ def has_index(run: Any) -> bool:
     >>> has_index(Bare())
     False
     """
-    return INDEX in run.artifacts() and run.json(INDEX, shared=True).get("format") == INDEX_FORMAT
+    return INDEX in run.artifacts() and _document(run).get("format") == INDEX_FORMAT
 
 
 # ---------------------------------------------------------------------------- lookups
@@ -195,7 +200,7 @@ def tuple_ids(run: Any, source: str, keys: Sequence[Any]) -> np.ndarray:
 
     The run must have a key index for ``source`` (see :func:`key_indexed`).
     """
-    document = run.json(INDEX, shared=True)
+    document = _document(run)
     dtype = np.dtype(document["key_arrays"][source])
     converted, wanted = _lookup_values(keys, dtype)
     by_key: dict[Any, int] = {}
@@ -220,25 +225,25 @@ def key_schema(run: Any, source: str) -> pd.Index | None:
     (``None`` when the run has no key index for it)."""
     if not key_indexed(run, source):
         return None
-    name, dtype = run.json(INDEX, shared=True).get("key_dtypes", {}).get(source, (None, None))
+    name, dtype = _document(run).get("key_dtypes", {}).get(source, (None, None))
     return None if name is None else pd.Index([], dtype=dtype, name=name)
 
 
 def key_indexed(run: Any, source: str) -> bool:
     """Whether ``source`` has a key index in ``run``."""
-    return has_index(run) and source in run.json(INDEX, shared=True)["keys"]
+    return has_index(run) and source in _document(run)["keys"]
 
 
 def rows_indexed(run: Any, split: str, source: str) -> bool:
     """Whether ``split`` has a row index for ``source`` (rows appended after capture, by
     ``correct``, drop it: see :func:`drop_row_index`)."""
-    return has_index(run) and source in run.json(INDEX, shared=True)["rows"].get(split, {})
+    return has_index(run) and source in _document(run)["rows"].get(split, {})
 
 
 def drop_row_index(update: Any, split: str) -> None:
     """Drop the row index of ``split``: rows are being appended to it, which it does not
     know. Lookups then read the split's provenance table."""
-    if not has_index(update) or split not in update.json(INDEX, shared=True)["rows"]:
+    if not has_index(update) or split not in _document(update)["rows"]:
         return
     document = update.json(INDEX)
     for source in document["rows"].pop(split):
@@ -254,7 +259,7 @@ def rows_reached(run: Any, split: str, source: str, ids: np.ndarray) -> np.ndarr
     the tuple ids ``ids`` of ``source`` (see :func:`rows_indexed`)."""
     name = f"index/rows/{split}/{source}"
     wanted = np.unique(np.asarray(ids, dtype=np.int64))
-    fences = run.json(INDEX, shared=True)["rows"][split][source]
+    fences = _document(run)["rows"][split][source]
     found = [np.empty(0, dtype=np.int64)]
     for chunk in _bracketing_chunks(fences, np.dtype(np.int64), wanted):
         pairs = run.matrix_chunk(name, chunk)
@@ -277,10 +282,10 @@ def deleted_rows(run: Any, split: str) -> np.ndarray:
 def log_deleted(update: Any, split: str, positions: np.ndarray) -> None:
     """Record that the rows at current ``positions`` of ``split`` are being deleted (call
     before deleting them). Rows added after capture are not logged: they are not indexed."""
-    if not has_index(update) or split not in update.json(INDEX, shared=True)["captured_rows"]:
+    if not has_index(update) or split not in _document(update)["captured_rows"]:
         return
     deleted = deleted_rows(update, split)
-    kept = update.json(INDEX, shared=True)["captured_rows"][split] - len(deleted)
+    kept = _document(update)["captured_rows"][split] - len(deleted)
     positions = np.asarray(positions, dtype=np.int64)
     captured = _capture_positions(positions[positions < kept], deleted)
     update.put_matrix(f"index/deleted/{split}", np.union1d(deleted, captured))
