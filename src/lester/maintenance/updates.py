@@ -257,7 +257,7 @@ class _BackgroundModelUpdate:
         with their X and y."""
         rows = _training_rows(self.base, affected, self.options)
         if rows is None:
-            training = self.base.matrix("train/X"), self.base.matrix("train/y")
+            training = self._all_training_rows()
         else:
             training = (
                 self.base.matrix_take("train/X", rows),
@@ -282,9 +282,11 @@ class _BackgroundModelUpdate:
         budget = arguments.get("budget", DEFAULT_BUDGET)
         if report.gradient_residual is None or report.gradient_residual <= budget:
             return updated, report
-        all_rows = self.base.matrix("train/X"), self.base.matrix("train/y")
-        delta = _training_delta(changes, all_rows, None)
+        delta = _training_delta(changes, self._all_training_rows(), None)
         return update_model(load_model(self.base, self.pipeline), delta, **arguments)
+
+    def _all_training_rows(self) -> tuple[Any, Any]:
+        return self.base.matrix("train/X"), self.base.matrix("train/y")
 
 
 def _row_positions(changes: dict[str, Any], kind: str) -> np.ndarray:
