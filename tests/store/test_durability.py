@@ -1,6 +1,6 @@
 """When files become durable: with ``syncfs`` (Linux) a writer fsyncs nothing one by one and
-makes everything durable with one call before the manifest that refers to it; without it,
-every file is fsynced before its rename and every folder before the commit."""
+makes everything, the manifest included, durable with one call before the catalog refers to
+it; without it, every file is fsynced before its rename and every folder before the commit."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from lester.store import Store, _fs
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
     """Record every fsync and syncfs (both still run)."""
-    seen: dict[str, list] = {"fsync": [], "syncfs": []}
+    seen: dict[str, list] = {"fsync": [], "syncfs": [], "listed_at_syncfs": []}
     fsync, syncfs = os.fsync, _fs._syncfs
 
     def recording_fsync(fd: int) -> None:
@@ -28,6 +28,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
 
         def recording_syncfs(fd: int) -> int:
             seen["syncfs"].append(os.readlink(f"/proc/self/fd/{fd}"))
+            seen["listed_at_syncfs"].append(sorted(os.listdir(seen["syncfs"][-1])))
             return syncfs(fd)
 
         monkeypatch.setattr(_fs, "_syncfs", recording_syncfs)
@@ -53,7 +54,10 @@ def test_with_syncfs_objects_are_not_fsynced_one_by_one(store: Store, calls: dic
     objects = [path for path in calls["fsync"] if "/objects/" in path]
     assert objects == []
     assert len(calls["syncfs"]) == 2  # one for the new run, one for the update
-    assert any(path.endswith("manifest.v000002.json") for path in calls["fsync"])
+    # Each manifest is made durable by the same syncfs as the objects it lists.
+    assert not any("manifest" in path for path in calls["fsync"])
+    assert "manifest.v000001.json" in calls["listed_at_syncfs"][0]
+    assert "manifest.v000002.json" in calls["listed_at_syncfs"][1]
     assert store.open_run(run_id).matrix("X")[[0, 7]].tolist() == [[1, 1], [1, 1]]
 
 

@@ -45,6 +45,18 @@ def test_corrupted_chunk_is_an_integrity_error_naming_the_file(store: Store, mma
         store.verify(run_id)
 
 
+@pytest.mark.parametrize("change", [b"extra", b""])
+def test_a_chunk_grown_or_cut_short_is_an_integrity_error(store: Store, change: bytes) -> None:
+    """Chunks are read with the size the manifest records: a longer file is still read whole
+    (and rejected), a shorter one too."""
+    run_id = _run_with_matrix(store)
+    path = store.run_path(run_id) / store.open_run(run_id).chunks("X")[1].file.path
+    data = path.read_bytes()
+    path.write_bytes(data + change if change else data[:-1])
+    with pytest.raises(IntegrityError, match="corrupt"):
+        store.open_run(run_id).matrix("X")
+
+
 def test_corrupted_manifest_and_missing_file_are_integrity_errors(store: Store) -> None:
     run_id = _run_with_matrix(store)
     run = store.open_run(run_id)

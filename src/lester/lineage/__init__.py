@@ -66,7 +66,10 @@ class LineageWarning(UserWarning):
 
 @runtime_checkable
 class LineageSink(Protocol):
-    """Receives the description of a run or update when it starts, completes or fails."""
+    """Receives the description of a run or update when it starts, completes or fails.
+
+    A sink may also define ``succeeded(run)``, called instead of ``start`` and ``complete``
+    for a run reported only once it succeeded (a maintenance update)."""
 
     def start(self, run: RunDescription) -> None:
         """The run starts (its outputs are not known yet)."""
@@ -122,10 +125,15 @@ def tracked(
         if not only_success:
             _notify(sinks, "fail", description, error)
         raise
-    if only_success:
-        for sink in sinks:
-            sink.start(description)
-    _notify(sinks, "complete", description)
+    if not only_success:
+        _notify(sinks, "complete", description)
+        return
+    for sink in sinks:
+        if hasattr(sink, "succeeded"):  # START and COMPLETE written at once
+            _notify([sink], "succeeded", description)
+            continue
+        sink.start(description)
+        _notify([sink], "complete", description)
 
 
 def _notify(sinks: Sequence[LineageSink], event: str, *args: Any) -> None:

@@ -103,15 +103,13 @@ class OpenLineageSink:
         self.store = Path(store).resolve()
         self.events_file = self.store / EVENTS_FILE
         self._client = client
-        self._clients: dict[Path, Any] = {}
+        self._clients: dict[Path, tuple[Any, bool]] = {}
         self._pending: list[Any] = []
 
     @property
     def client(self) -> Any:
         """The OpenLineage client, created on first use from the standard configuration."""
-        if self._client is None:
-            self._client, self._uses_default = client_for(self.events_file)
-        return self._client
+        return self._client if self._client is not None else self._client_of(None)[0]
 
     def events_file_of(self, run_id: str | None) -> Path:
         """Where the default transport writes the events of run ``run_id``."""
@@ -122,7 +120,7 @@ class OpenLineageSink:
     def start(self, run: RunDescription) -> None:
         """Emit START with the inputs known before the run (and the parent of an update)."""
         event = run_event(run, "START")
-        if self._default_file() and run.run_id is None:
+        if run.run_id is None and self._client_of(None)[1]:
             self._pending.append(event)  # written with the completion, in the run's folder
             return
         self._emit(event, run.run_id)
@@ -131,24 +129,34 @@ class OpenLineageSink:
         """Emit COMPLETE with inputs, outputs, their column lineage and the run's tags."""
         self._emit(run_event(run, "COMPLETE"), run.run_id)
 
+    def succeeded(self, run: RunDescription) -> None:
+        """Emit START and COMPLETE of a run reported only once it succeeded (a maintenance
+        update), written together."""
+        self._pending.append(run_event(run, "START"))
+        self.complete(run)
+
     def fail(self, run: RunDescription, error: BaseException) -> None:
         """Emit FAIL with the error message and stack trace."""
         self._emit(run_event(run, "FAIL", error), run.run_id)
 
-    def _default_file(self) -> bool:
-        self.client  # noqa: B018 (decides whether the default transport is used)
-        return getattr(self, "_uses_default", False)
+    def _client_of(self, run_id: str | None) -> tuple[Any, bool]:
+        """The client for the events of ``run_id`` (one per events file), and whether it is
+        the default file client."""
+        if self._client is not None:
+            return self._client, False
+        path = self.events_file_of(run_id)
+        if path not in self._clients:
+            self._clients[path] = client_for(path)
+        return self._clients[path]
 
     def _emit(self, event: Any, run_id: str | None) -> None:
-        if not self._default_file():
-            self.client.emit(event)
-            return
-        path = self.events_file_of(run_id)
-        client = self._clients.get(path)
-        if client is None:
-            client = self._clients[path] = client_for(path)[0]
+        client, default_file = self._client_of(run_id)
         events, self._pending = [*self._pending, event], []
-        with self._file_lock(path):
+        if not default_file:
+            for pending in events:
+                client.emit(pending)
+            return
+        with self._file_lock(self.events_file_of(run_id)):
             for pending in events:
                 client.emit(pending)
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 TEMP_PREFIX = ".tmp-"
+_MAX_READ = 0x7FFFF000
 CRASH_ENV = "LESTER_STORE_CRASH_AT"
 
 
@@ -53,6 +54,32 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     """
     with open(path, "rb") as file:
         return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def read_file(path: str, size: int) -> bytes:
+    """The whole content of the file at ``path``, expected to hold ``size`` bytes: one
+    ``read`` call when it does (no ``stat``, no buffered reader), more when it is longer.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile(delete=False) as f:
+    ...     _ = f.write(b"abc")
+    >>> read_file(f.name, 3), read_file(f.name, 1)
+    (b'abc', b'abc')
+    """
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        data = os.read(descriptor, size + 1)
+        # A short read of a regular file means its end, except at Linux's 2 GiB cap per call.
+        if len(data) <= size and len(data) < _MAX_READ:
+            return data
+        blocks = [data]
+        while block := os.read(descriptor, 1 << 20):
+            blocks.append(block)
+        return b"".join(blocks)
+    finally:
+        os.close(descriptor)
 
 
 def temp_name(name: str) -> str:

@@ -22,6 +22,7 @@ import ast
 import importlib
 import io
 import json
+import math
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -161,7 +162,7 @@ class DenseCodec(ChunkCodec):
         if header is None:
             return np.load(io.BytesIO(data), allow_pickle=False)
         dtype, shape, offset = header
-        return np.frombuffer(data, dtype, count=int(np.prod(shape)), offset=offset).reshape(shape)
+        return np.frombuffer(data, dtype, count=math.prod(shape), offset=offset).reshape(shape)
 
     def load(self, path: Path, mmap: bool) -> np.ndarray:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)

@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ import pyarrow as pa
 
 from lester.errors import describe_names
 from lester.store import codecs
-from lester.store._fs import sha256_bytes, sha256_file
+from lester.store._fs import read_file, sha256_bytes, sha256_file
 from lester.store.errors import ArtifactKindError, IntegrityError, StoreError, UnknownArtifactError
 from lester.store.manifest import CHUNKED_KINDS, Artifact, FileEntry, Manifest
 
@@ -86,6 +87,7 @@ class Run:
         on_missing: Callable[[str], None] | None = None,
     ) -> None:
         self.path = Path(path)
+        self._root = os.path.join(self.path, "")  # joined by "+" on the hot read path
         self.manifest = manifest
         self._verify = verify
         self._verified: set[str] = set()
@@ -144,7 +146,7 @@ class Run:
 
     def _read(self, entry: FileEntry) -> bytes:
         try:
-            data = (self.path / entry.path).read_bytes()
+            data = read_file(self._root + entry.path, entry.size)
         except FileNotFoundError:
             self._missing(entry)
         if self._verify and entry.path not in self._verified:

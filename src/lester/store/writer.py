@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -219,8 +220,9 @@ class RunWriter(Run):
         entry = FileEntry(object_path(digest, ext), digest, len(data))
         path = self.path / entry.path
         # Same name means same content: reuse it unless a crash left it short.
-        if not (path.is_file() and path.stat().st_size == len(data)):
-            path.parent.mkdir(parents=True, exist_ok=True)
+        if _file_size(path) != len(data):
+            if path.parent not in self._touched:
+                path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(path, data, fsync=not self._sync_at_commit)
             crash_point(f"{self._stage}:object")
         self._touched.update([path.parent, path.parent.parent])
@@ -563,7 +565,7 @@ class NewRun(RunWriter):
 
     def _write_manifest(self) -> str:
         data = self.manifest.to_bytes()
-        write_atomic(self.path / self.manifest.file_name(), data)
+        write_atomic(self.path / self.manifest.file_name(), data, fsync=not self._sync_at_commit)
         self._make_durable([*self._touched, self.path])
         return sha256_bytes(data)
 
@@ -694,12 +696,20 @@ class RunUpdate(RunWriter):
         return gone | {self.base.file_name()}
 
     def _switch(self) -> None:
-        self._make_durable(self._touched)
-        crash_point("update:objects")
         self.manifest.created = now()
         data = self.manifest.to_bytes()
-        write_atomic(self.path / self.manifest.file_name(), data)
-        fsync_dir(self.path)
+        manifest_path = self.path / self.manifest.file_name()
+        if self._sync_at_commit:
+            # Nothing refers to the new manifest before the catalog switch: one syncfs makes
+            # it durable together with the objects it lists.
+            write_atomic(manifest_path, data, fsync=False)
+            sync_filesystem(self.path)
+            crash_point("update:objects")
+        else:
+            self._make_durable(self._touched)
+            crash_point("update:objects")
+            write_atomic(manifest_path, data)
+            fsync_dir(self.path)
         crash_point("update:manifest")
         version = VersionRecord(
             self.run_id,
@@ -734,6 +744,15 @@ class RunUpdate(RunWriter):
         finally:
             self.manifest = self.base
             self._release()
+
+
+def _file_size(path: Path) -> int | None:
+    """The size of the regular file at ``path`` (``None`` when there is none)."""
+    try:
+        status = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return status.st_size if stat.S_ISREG(status.st_mode) else None
 
 
 def remove_files(path: Path, names: set[str], crash_stage: str | None = None) -> list[Path]:
