@@ -84,7 +84,7 @@ def verify_forgotten(store, source: str, column: str | None, selection: Selectio
         for split, rows in touched_rows[impact.run_id].items():
             if len(rows):
                 data = run.table_take(f"{split}/data", rows)
-                values += _string_values(data[derived] if derived is not None else data)
+                values += _string_values(data, derived)
     run_ids = [impact.run_id for impact in impacts]
     return _scan(store, sorted(set(values)), run_ids, touched_rows)
 

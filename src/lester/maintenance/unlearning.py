@@ -884,9 +884,19 @@ class _AlongDirection:
         self._offsets = network.offsets()
         self._products: dict[tuple, tuple[Any, Any]] = {}
         self._tau = 0.0
+        self._losses: dict[float, list[float]] = {}
+        theta64, direction64 = theta.double(), direction.double()
+        # ||theta - tau d||^2 as a polynomial in tau: no pass over the parameters per step.
+        pairs = ((theta64, theta64), (theta64, direction64), (direction64, direction64))
+        self._squares = tuple(float(a @ b) for a, b in pairs)
 
     def losses(self, tau: float) -> list[float]:
-        """The summed loss of each data set at ``tau``."""
+        """The summed loss of each data set at ``tau`` (each ``tau`` evaluated once)."""
+        if tau not in self._losses:
+            self._losses[tau] = self._evaluate(tau)
+        return self._losses[tau]
+
+    def _evaluate(self, tau: float) -> list[float]:
         import torch
 
         self._tau = tau
@@ -898,7 +908,9 @@ class _AlongDirection:
 
     def penalty(self, tau: float) -> float:
         """The weight-decay term at ``tau`` (in float64: no assignment needed)."""
-        return self.network.penalty(self.theta - tau * self.direction)
+        theta_squared, cross, direction_squared = self._squares
+        squared = theta_squared - 2 * tau * cross + tau * tau * direction_squared
+        return 0.5 * self.network.weight_decay * squared
 
     @contextlib.contextmanager
     def _affine_input_layers(self) -> Iterator[None]:

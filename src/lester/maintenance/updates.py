@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import getpass
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -175,12 +176,17 @@ def _encode_block(
 ) -> np.ndarray:
     """One fitted block's encoding of ``rows``; zeros where it fails, zero for NaN."""
     try:
-        inputs = rows[spec] if isinstance(spec, str) else rows[used]
+        inputs = rows[spec] if isinstance(spec, str) else _select(rows, used)
         out = inputs.to_numpy() if transformer == "passthrough" else transformer.transform(inputs)
         out = np.asarray(out.toarray() if hasattr(out, "toarray") else out, dtype=dtype)
     except Exception:  # the paper zeroes what cannot be encoded
         return np.zeros((len(rows), 1), dtype=dtype)  # broadcast over the block's columns
     return np.nan_to_num(out.reshape(len(rows), -1), nan=0.0)
+
+
+def _select(rows: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """``rows[names]``, located name by name (half the cost of a list lookup in pandas)."""
+    return rows.iloc[:, [rows.columns.get_loc(name) for name in names]]
 
 
 def _column_names(spec: Any, names: list[str]) -> list[str]:
@@ -450,8 +456,11 @@ def _held_by_rows(run: Any, values: list[str], excluded: dict, inside: bool) -> 
     return held
 
 
-def _string_values(frame: pd.DataFrame) -> list[str]:
-    values = frame.to_numpy(dtype=object).ravel().tolist()
+def _string_values(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> list[str]:
+    """The distinct non-empty strings in ``columns`` (all by default) of ``frame``."""
+    # Column by column: selecting a list of columns costs pandas ~0.3 ms per call.
+    names = frame.columns if columns is None else columns
+    values = [value for name in names for value in frame[name].tolist()]
     return sorted({v for v in values if isinstance(v, str) and v})
 
 
@@ -543,7 +552,7 @@ class _Nulling:
             return None
         run, status = self.run, self.status
         old = run.table_take(f"{split}/data", rows)
-        status.forgotten_values += _string_values(old[self.derived])
+        status.forgotten_values += _string_values(old, self.derived)
         new = old.copy()
         for column in self.derived:
             new[column] = None
