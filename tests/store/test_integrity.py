@@ -88,8 +88,11 @@ def test_a_manifest_is_parsed_once_per_store_and_checked_at_every_open(
         update.put_json("doc", {"a": 2})
 
     assert len(parses) == 1 and first.manifest is second.manifest is update.base
-    assert store.open_run(run_id).json("doc") == {"a": 2}  # the new version: parsed anew
-    assert Store(store.root).open_run(run_id).version == 2 and len(parses) == 3
+    # The committed version is the writer's own manifest: no parse in this store...
+    assert store.open_run(run_id).manifest is update.manifest and len(parses) == 1
+    assert store.open_run(run_id).json("doc") == {"a": 2}
+    # ...and one in another
+    assert Store(store.root).open_run(run_id).version == 2 and len(parses) == 2
     manifest = store.run_path(run_id) / "manifest.v000002.json"
     _flip_a_byte(manifest)
     with pytest.raises(IntegrityError, match="is corrupt"):

@@ -261,10 +261,22 @@ class Store:
         """The manifest of these bytes; versions are edited as copies (``successor``), so
         one parse serves every reader."""
         manifest = self._manifests.pop(sha256, None) or Manifest.from_bytes(data)
+        self.remember_manifest(sha256, manifest)
+        return manifest
+
+    def remember_manifest(self, sha256: str, manifest: Manifest) -> None:
+        """Keep a committed manifest (whose bytes hash to ``sha256``) for its readers.
+
+        Examples
+        --------
+        >>> run = store.open_run(run_id)
+        >>> store.remember_manifest("0" * 64, run.manifest)
+        >>> store._parsed("0" * 64, b"") is run.manifest
+        True
+        """
         self._manifests[sha256] = manifest
         while len(self._manifests) > MANIFEST_CACHE:
             self._manifests.popitem(last=False)
-        return manifest
 
     def run(self, run_id: str) -> RunRecord:
         """The catalog row of a run.

@@ -711,18 +711,20 @@ class RunUpdate(RunWriter):
             write_atomic(manifest_path, data)
             fsync_dir(self.path)
         crash_point("update:manifest")
+        digest = sha256_bytes(data)
         version = VersionRecord(
             self.run_id,
             self.manifest.version,
             self.base.version,
             self.manifest.created,
             self.manifest.note,
-            sha256_bytes(data),
+            digest,
             *self.manifest.totals(),
         )
         with self._store.catalog.transaction() as connection:
             self._store.catalog.switch_version(connection, version, **self._lineage)
             crash_point("update:transaction")
+        self._store.remember_manifest(digest, self.manifest)  # readers need not parse it
 
     def abort(self) -> None:
         """Drop the staged version and delete the objects it wrote.
