@@ -206,3 +206,27 @@ def test_reader_of_a_superseded_version_gets_a_clear_error(store: Store) -> None
     with pytest.raises(StaleVersionError, match="moved from version 1 to 2"):
         stale.json("doc")
     assert store.open_run(writer.run_id).json("doc") == 2
+
+
+def test_the_base_version_of_an_update_shares_its_decoded_chunks(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lester.store import view
+
+    with store.new_run("p") as writer:
+        writer.put_matrix("X", np.arange(40, dtype=np.float32).reshape(20, 2), chunk_rows=8)
+    reads: list[str] = []
+    real_read = view.read_file
+    monkeypatch.setattr(
+        view, "read_file", lambda path, size: reads.append(path) or real_read(path, size)
+    )
+
+    with store.update_run(writer.run_id) as update:
+        base = update.at_version(update.base)
+        before = base.matrix_take("X", [9, 10]).copy()  # chunk 1, read once...
+        update.replace_rows("X", [9], np.array([[-1.0, -1.0]], dtype=np.float32))
+        assert len(reads) == 1  # ...for both views
+        # The base still shows the version the update started from.
+        assert base.matrix_take("X", [9, 10]).tolist() == before.tolist()
+        assert update.matrix_take("X", [9]).tolist() == [[-1.0, -1.0]]
+    assert store.open_run(writer.run_id).matrix_take("X", [9]).tolist() == [[-1.0, -1.0]]

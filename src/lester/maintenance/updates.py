@@ -42,7 +42,6 @@ from lester.runner.artifacts import (
     load_stored_pipeline,
 )
 from lester.store.manifest import Manifest
-from lester.store.view import Run
 
 SPLITS = ("train", "test")
 
@@ -335,9 +334,10 @@ def _update_arguments(pipeline: Any, options: UpdateOptions) -> dict[str, Any]:
 
 
 def _base_version(run: Any) -> Any:
-    """The version an update started from (the run itself when it is no update)."""
+    """The version an update started from (the run itself when it is no update), sharing
+    the update's decoded chunks: the rows it changes are read once for both."""
     base = getattr(run, "base", None)
-    return Run(run.path, base) if isinstance(base, Manifest) else run
+    return run.at_version(base) if isinstance(base, Manifest) else run
 
 
 # 256, 512 and 1,024 rows pick the same step in bench_unlearning_fidelity.py (distance ratio
@@ -527,6 +527,7 @@ def _forget_values(
             run.replace_rows(f"{split}/data", change["rows"], change["data"])
             run.replace_rows(f"{split}/X", change["rows"], change["X"])
             run.replace_rows(f"{split}/y", change["rows"], change["y"])
+        run.write_back()  # while the model update runs (a syncfs lets go of the GIL)
     model, report = pending.result()
     status.model = report.to_dict()
     _save_model(run, run, model)

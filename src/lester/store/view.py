@@ -18,6 +18,7 @@ Examples
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -68,6 +69,44 @@ class Chunk:
         return self.stop - self.start
 
 
+class ChunkCache:
+    """Decoded chunks by key, least recently used first out once they pass ``limit`` bytes;
+    safe to share between threads (an update's model worker reads with the main thread).
+
+    Examples
+    --------
+    >>> cache = ChunkCache(limit=10)
+    >>> cache.put("a", np.zeros(1), 6); cache.put("b", np.ones(1), 6)
+    >>> cache.get("a") is None, cache.get("b").tolist()
+    (True, [1.0])
+    """
+
+    def __init__(self, limit: int = CHUNK_CACHE_BYTES) -> None:
+        self.limit = limit
+        self._values: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any | None:
+        """The value cached under ``key`` (``None`` if there is none)."""
+        with self._lock:
+            found = self._values.get(key)
+            if found is None:
+                return None
+            self._values.move_to_end(key)
+            return found[0]
+
+    def put(self, key: Any, value: Any, size: int) -> None:
+        """Cache ``value`` (``size`` bytes on disk) under ``key``."""
+        with self._lock:
+            if key in self._values:
+                return
+            self._values[key] = (value, size)
+            self._bytes += size
+            while self._bytes > self.limit and self._values:
+                self._bytes -= self._values.popitem(last=False)[1][1]
+
+
 class Run:
     """One version of a run, read from its folder according to its manifest.
 
@@ -92,9 +131,24 @@ class Run:
         self._verify = verify
         self._verified: set[str] = set()
         self._on_missing = on_missing
-        self._cache: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
-        self._cached_bytes = 0
+        self._cache = ChunkCache()
         self._documents: dict[str, Any] = {}
+
+    def at_version(self, manifest: Manifest) -> Run:
+        """This run at the version ``manifest`` describes (the one an update started from,
+        say), sharing this view's decoded chunks: files are content-addressed, so what one
+        read is valid for the other. Files are checked on first read by each view.
+
+        Examples
+        --------
+        >>> run = store.open_run(run_id)
+        >>> same = run.at_version(run.manifest)
+        >>> same.matrix_chunk("X", 0) is run.matrix_chunk("X", 0)
+        True
+        """
+        view = Run(self.path, manifest, verify=self._verify, on_missing=self._on_missing)
+        view._cache, view._documents = self._cache, self._documents
+        return view
 
     @property
     def run_id(self) -> str:
@@ -236,9 +290,9 @@ class Run:
             except FileNotFoundError:
                 self._missing(entry)
         key = (entry.sha256, tuple(read.get("columns") or ()))
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key][0]
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
         data = self._read(entry)
         value = codec.decode(data, **read)  # read: columns, for tables only
         if len(data) <= CHUNK_CACHE_BYTES // 8:  # whole big matrices would only churn it
@@ -252,10 +306,7 @@ class Run:
             value.flags.writeable = False
         elif not isinstance(value, pa.Table):
             return  # sparse matrices are mutable
-        self._cache[key] = (value, size)
-        self._cached_bytes += size
-        while self._cached_bytes > CHUNK_CACHE_BYTES and self._cache:
-            self._cached_bytes -= self._cache.popitem(last=False)[1][1]
+        self._cache.put(key, value, size)
 
     def _rows(self, name: str, kind: str, start: int, stop: int, mmap: bool, **read: Any) -> Any:
         artifact = self.artifact(name, (kind,))

@@ -205,6 +205,21 @@ class RunWriter(Run):
         self._open = False
         self._lock.release()
 
+    def write_back(self) -> None:
+        """Flush the objects written so far to disk now, while the caller waits for
+        something else: the commit then has only what came after to flush. Optional, and
+        no promise: only the commit makes a version durable.
+
+        Examples
+        --------
+        >>> with store.new_run("doc") as writer:
+        ...     writer.put_json("a", 1)
+        ...     writer.write_back()
+        """
+        self._check_open()
+        if self._sync_at_commit:
+            sync_filesystem(self.path)
+
     def _make_durable(self, folders: Sequence[Path]) -> None:
         """Make the objects written so far, and ``folders``, durable."""
         if self._sync_at_commit:
