@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from lester.errors import LesterError, UnknownSourceError, describe_names
 from lester.features import MatrixColumnProvenance
@@ -553,18 +554,39 @@ class _Nulling:
         if not len(rows):
             return None
         run, status = self.run, self.status
-        old = run.table_take(f"{split}/data", rows)
-        status.forgotten_values += _string_values(old, self.derived)
-        new = old.copy()
-        for column in self.derived:
-            new[column] = None
+        old = run.arrow_take(f"{split}/data", rows)
+        status.forgotten_values += _arrow_strings(old, self.derived)
+        # Nulled in Arrow, so the stored column types are kept; pandas for the pipeline.
+        nulled = _nulled(old, self.derived)
+        new = nulled.to_pandas()
         X_old = run.matrix_take(f"{split}/X", rows)
         X_new = reencode(self.encoder, new, X_old, set(self.derived), nulled=self._encoded)
         y_old = run.matrix_take(f"{split}/y", rows)
         y_new = np.asarray(self.pipeline.extract_label(new)).astype(y_old.dtype)
         status.labels_changed += int((y_new != y_old).sum())
         status.rows[split] = len(rows)
-        return {"rows": rows, "data": new, "X": X_new, "y": y_new}
+        return {"rows": rows, "data": nulled, "X": X_new, "y": y_new}
+
+
+def _nulled(table: pa.Table, columns: list[str]) -> pa.Table:
+    """``table`` with every cell of ``columns`` null (their types kept).
+
+    Examples
+    --------
+    >>> _nulled(pa.table({"a": ["x", "y"], "b": [1, 2]}), ["a"]).to_pydict()
+    {'a': [None, None], 'b': [1, 2]}
+    """
+    for column in columns:
+        index = table.schema.get_field_index(column)
+        field = table.schema.field(index)
+        table = table.set_column(index, field, pa.nulls(table.num_rows, field.type))
+    return table
+
+
+def _arrow_strings(table: pa.Table, columns: list[str]) -> list[str]:
+    """The distinct non-empty strings in ``columns`` of ``table``."""
+    values = [value for column in columns for value in table.column(column).to_pylist()]
+    return sorted({v for v in values if isinstance(v, str) and v})
 
 
 def tracked_update(

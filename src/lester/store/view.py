@@ -376,13 +376,23 @@ class Run:
         >>> store.open_run(run_id).table_take("data", [4, 0])["id"].tolist()
         [5, 1]
         """
+        return self.arrow_take(name, positions).to_pandas()
+
+    def arrow_take(self, name: str, positions: Sequence[int] | np.ndarray) -> pa.Table:
+        """:meth:`table_take` as an Arrow table, with the stored column types.
+
+        Examples
+        --------
+        >>> store.open_run(run_id).arrow_take("data", [4, 0])["id"].to_pylist()
+        [5, 1]
+        """
         pieces, order = self._take(name, "table", positions)
         if not pieces:
-            return self.table_rows(name, 0, 0)
+            return self._rows(name, "table", 0, 0, mmap=False)
         rows = pa.concat_tables(pieces)
         if len(pieces) > 1:
             rows = codecs.TABLE.take(rows, np.argsort(np.concatenate(order), kind="stable"))
-        return rows.to_pandas()
+        return rows
 
     def _take(self, name: str, kind: str, positions: Any) -> tuple[list[Any], list[np.ndarray]]:
         """The rows at ``positions`` chunk by chunk: one piece per chunk read, and where in

@@ -381,7 +381,7 @@ class RunWriter(Run):
         """Replace the rows at ``positions`` by the rows of ``values`` (in that order).
 
         Only chunks holding one of the rows are rewritten; returns their indices. ``values``
-        is an array or sparse matrix for matrices and a DataFrame for tables.
+        is an array or sparse matrix for matrices and a DataFrame or Arrow table for tables.
 
         Examples
         --------
