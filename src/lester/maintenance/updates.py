@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import getpass
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -462,7 +462,10 @@ def _string_values(frame: pd.DataFrame, columns: Sequence[str] | None = None) ->
     """The distinct non-empty strings in ``columns`` (all by default) of ``frame``."""
     # Column by column: selecting a list of columns costs pandas ~0.3 ms per call.
     names = frame.columns if columns is None else columns
-    values = [value for name in names for value in frame[name].tolist()]
+    return _distinct_strings(value for name in names for value in frame[name].tolist())
+
+
+def _distinct_strings(values: Iterable[Any]) -> list[str]:
     return sorted({v for v in values if isinstance(v, str) and v})
 
 
@@ -585,8 +588,7 @@ def _nulled(table: pa.Table, columns: list[str]) -> pa.Table:
 
 def _arrow_strings(table: pa.Table, columns: list[str]) -> list[str]:
     """The distinct non-empty strings in ``columns`` of ``table``."""
-    values = [value for column in columns for value in table.column(column).to_pylist()]
-    return sorted({v for v in values if isinstance(v, str) and v})
+    return _distinct_strings(v for column in columns for v in table.column(column).to_pylist())
 
 
 def tracked_update(
