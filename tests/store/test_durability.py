@@ -86,3 +86,16 @@ def test_sync_filesystem_names_the_error(tmp_path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(_fs, "_syncfs", None)
     with pytest.raises(OSError, match="syncfs is not available"):
         _fs.sync_filesystem(tmp_path)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="syncfs is Linux's")
+def test_write_back_flushes_what_was_written_before_the_commit(store: Store, calls: dict) -> None:
+    store.catalog  # noqa: B018
+    with store.new_run("p") as writer:
+        writer.put_matrix("X", np.zeros((8, 2), dtype=np.float32), chunk_rows=2)
+    calls["syncfs"].clear()
+    with store.update_run(writer.run_id) as update:
+        update.replace_rows("X", [0], np.ones((1, 2)))
+        update.write_back()
+        assert calls["syncfs"] == [str(store.run_path(writer.run_id))]
+    assert len(calls["syncfs"]) == 2  # the commit still flushes (the manifest, at least)

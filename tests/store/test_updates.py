@@ -230,3 +230,22 @@ def test_the_base_version_of_an_update_shares_its_decoded_chunks(
         assert base.matrix_take("X", [9, 10]).tolist() == before.tolist()
         assert update.matrix_take("X", [9]).tolist() == [[-1.0, -1.0]]
     assert store.open_run(writer.run_id).matrix_take("X", [9]).tolist() == [[-1.0, -1.0]]
+
+
+def test_replace_rows_of_a_table_takes_arrow_rows_and_keeps_the_stored_types(
+    store: Store,
+) -> None:
+    import pyarrow as pa
+
+    frame = pd.DataFrame({"name": ["a", "b", "c"], "n": pd.array([1, None, 3], dtype="Int64")})
+    with store.new_run("p") as writer:
+        writer.put_table("t", frame, chunk_rows=2)
+    with store.update_run(writer.run_id) as update:
+        rows = update.arrow_take("t", [2])
+        nulled = rows.set_column(0, rows.schema.field(0), pa.nulls(1, rows.schema.field(0).type))
+        update.replace_rows("t", [2], nulled.select(["n", "name"]))  # any column order
+        with pytest.raises(StoreError, match="lack columns"):
+            update.replace_rows("t", [0], rows.select(["n"]))
+    table = store.open_run(writer.run_id).table("t")
+    assert table["name"].tolist()[:2] == ["a", "b"] and pd.isna(table["name"][2])
+    assert str(table["n"].dtype) == "Int64" and table["n"].tolist()[2] == 3

@@ -41,7 +41,7 @@ from __future__ import annotations
 import importlib.metadata
 import traceback
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -109,7 +109,7 @@ class OpenLineageSink:
     @property
     def client(self) -> Any:
         """The OpenLineage client, created on first use from the standard configuration."""
-        return self._client if self._client is not None else self._client_of(None)[0]
+        return self._client_of(None)[0]
 
     def events_file_of(self, run_id: str | None) -> Path:
         """Where the default transport writes the events of run ``run_id``."""
@@ -152,11 +152,9 @@ class OpenLineageSink:
     def _emit(self, event: Any, run_id: str | None) -> None:
         client, default_file = self._client_of(run_id)
         events, self._pending = [*self._pending, event], []
-        if not default_file:
-            for pending in events:
-                client.emit(pending)
-            return
-        with self._file_lock(self.events_file_of(run_id)):
+        # Only the default file client appends to a file that concurrent runs share.
+        lock = self._file_lock(self.events_file_of(run_id)) if default_file else nullcontext()
+        with lock:
             for pending in events:
                 client.emit(pending)
 

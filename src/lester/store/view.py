@@ -136,8 +136,8 @@ class Run:
 
     def at_version(self, manifest: Manifest) -> Run:
         """This run at the version ``manifest`` describes (the one an update started from,
-        say), sharing this view's decoded chunks: files are content-addressed, so what one
-        read is valid for the other. Files are checked on first read by each view.
+        say), sharing this view's decoded chunks: files are content-addressed, so a chunk
+        one view read and checked is valid for the other, which takes it from the cache.
 
         Examples
         --------
